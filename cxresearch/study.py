@@ -1,0 +1,181 @@
+"""A study: a folder of sources read into the tidy tables, with a validation report.
+
+A study folder holds tidy files named after their table (``ratings.csv``,
+``events.parquet``, ...) and, optionally, ``study.yml``::
+
+    name: Onboarding study 2026
+    scales:                       # item or outcome -> scale
+      valence: {min: 1, max: 7}
+      csat: {min: 1, max: 5}
+    sources:                      # files in other shapes, each through a loader
+      - {file: survey.csv, format: qualtrics, mapping: qualtrics_map.yml}
+      - {file: interviews.qdpx, format: refi-qda}
+
+``touchpoints`` (the journey map) is read first; every other table is checked
+against it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from cxresearch.errors import fail
+from cxresearch.io import guess_format, loader
+from cxresearch.schema import TABLE_NAMES, Rules, ValidationReport, empty
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".xlsx")
+STUDY_FILE = "study.yml"
+
+
+@dataclass
+class Study:
+    """The tidy tables of one study, its configuration and its validation report."""
+
+    path: Path
+    config: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+    report: ValidationReport
+    event_log: Any = None  # cxresearch.io.events.EventLog, DuckDB-backed
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.config.get("name", self.path.name)
+
+    @property
+    def scales(self) -> dict[str, tuple[int, int]]:
+        return _scales(self.config)
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        if name in TABLE_NAMES and name != "events":
+            return self.__dict__["tables"].get(name, empty(name))
+        raise AttributeError(name)
+
+    @cached_property
+    def events(self) -> pd.DataFrame:
+        """The event log as a pandas frame (use ``event_log`` for large logs)."""
+        return self.event_log.to_pandas() if self.event_log is not None else empty("events")
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 over the study's files (names and bytes): same data, same hash."""
+        return fingerprint(self.files, self.path)
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={v:,}" for k, v in self.report.counts.items())
+        return f"Study({self.name!r}: {counts}; {len(self.report.errors)} errors)"
+
+
+def fingerprint(files: list[Path], root: Path) -> str:
+    digest = hashlib.sha256()
+    for f in sorted(files):
+        digest.update(str(f.relative_to(root)).encode())
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _scales(config: dict) -> dict[str, tuple[int, int]]:
+    return {k: (int(v["min"]), int(v["max"])) for k, v in config.get("scales", {}).items()}
+
+
+def _read_config(root: Path) -> dict:
+    path = root / STUDY_FILE
+    if not path.exists():
+        return {}
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise fail(path, f"not valid YAML: {exc}",
+                   row=mark.line + 1 if mark else None) from None
+    if not isinstance(config, dict):
+        raise fail(path, "expected a mapping at the top level")
+    for name, scale in config.get("scales", {}).items():
+        if not isinstance(scale, dict) or not {"min", "max"} <= set(scale):
+            raise fail(path, f"scale '{name}' needs 'min' and 'max'", column="scales")
+    return config
+
+
+def _sources(root: Path, config: dict) -> list[dict]:
+    """Every source to read: the configured ones, then tidy files named after tables."""
+    sources = []
+    for i, spec in enumerate(config.get("sources", []), start=1):
+        spec = {"file": spec} if isinstance(spec, str) else dict(spec)
+        if "file" not in spec:
+            raise fail(root / STUDY_FILE, f"source {i} has no 'file'", column="sources")
+        spec.setdefault("format", guess_format(spec["file"]))
+        sources.append(spec)
+    named = {Path(s["file"]).name for s in sources}
+    for table in TABLE_NAMES:
+        for suffix in TABLE_SUFFIXES:
+            f = root / f"{table}{suffix}"
+            if f.exists() and f.name not in named:
+                fmt = {"events": "events", "paths": "paths"}.get(table, "tidy")
+                sources.append({"file": f.name, "format": fmt}
+                               | ({"table": table} if fmt == "tidy" else {}))
+    # the journey map first: the other tables are checked against it
+    return sorted(sources, key=lambda s: s.get("table") != "touchpoints")
+
+
+def load_study(path: str | Path, *, on_error: str = "raise") -> Study:
+    """Read a study folder into the tidy tables.
+
+    ``on_error="raise"`` stops at the first source with bad rows (the error lists
+    them all, with file, row and column); ``on_error="exclude"`` drops bad rows
+    and counts each, by reason, in ``study.report``.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise fail(root, "study folder not found")
+    config = _read_config(root)
+    report = ValidationReport()
+    rules = Rules(scales=_scales(config))
+    parts: dict[str, list[pd.DataFrame]] = {}
+    event_log = None
+    files = [root / STUDY_FILE] if (root / STUDY_FILE).exists() else []
+    for spec in _sources(root, config):
+        options = {k: v for k, v in spec.items() if k not in ("file", "format")}
+        file = root / spec["file"]
+        files.append(file)
+        tables = loader(spec["format"])(file, rules=rules, on_error=on_error,
+                                        report=report, **options)
+        for name, table in tables.items():
+            if name == "events":
+                if event_log is not None:
+                    raise fail(file, "a study holds one event log; this is a second")
+                event_log = table
+            else:
+                parts.setdefault(name, []).append(table)
+        if "touchpoints" in tables:
+            rules = Rules(scales=rules.scales,
+                          touchpoints=frozenset(tables["touchpoints"]["touchpoint"]))
+    tables = {name: pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+              for name, frames in parts.items()}
+    _cross_checks(tables, report)
+    return Study(root, config, tables, report, event_log, files)
+
+
+def _cross_checks(tables: dict[str, pd.DataFrame], report: ValidationReport) -> None:
+    """Checks across tables: answers from people the respondents table does not know."""
+    from cxresearch.errors import Problem
+
+    if "respondents" not in tables:
+        return
+    known = set(tables["respondents"]["respondent_id"])
+    for name in ("ratings", "outcomes", "comments"):
+        if name in tables:
+            unknown = ~tables[name]["respondent_id"].isin(known)
+            if unknown.any():
+                ids = tables[name].loc[unknown, "respondent_id"].unique()[:5]
+                report.problems.append(Problem(
+                    name, f"{int(unknown.sum())} rows from respondents not in the respondents "
+                    f"table (e.g. {', '.join(ids)})", None, "respondent_id", "warning"))
