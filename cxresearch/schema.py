@@ -64,7 +64,7 @@ TABLES: dict[str, Table] = {
         Table("touchpoints", (_str("touchpoint"), _str("stage"), Column("stage_order", "int"),
                               _str("channel", False, "")), key=("touchpoint",), extra=True),
         Table("codes", (_str("code"), _str("parent", False), _str("description", False)),
-              key=("code",)),
+              key=("code",), extra=True),
         Table("codings", (_id("respondent_id", False), _str("source", False),
                           _str("touchpoint", False), _str("code"), _str("text", False),
                           Column("start", "int", False), Column("end", "int", False)),
@@ -73,6 +73,8 @@ TABLES: dict[str, Table] = {
                            _str("language", False)), extra=True),
         Table("paths", (_str("path"), Column("conversions", "int"), Column("nulls", "int"),
                         Column("value", "float", False))),
+        Table("scale_labels", (_str("item"), Column("value", "int"), _str("label")),
+              key=("item", "value")),
     ]
 }
 TABLE_NAMES = tuple(TABLES)
