@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: report test lint demo-data clean-venv
+.PHONY: report test test-slow lint demo-data clean-venv
 
 report: $(STAMP)
 	$(BIN)/cxresearch run reports.yml
@@ -12,6 +12,9 @@ report: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check cxresearch tests benchmarks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check cxresearch tests benchmarks

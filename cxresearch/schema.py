@@ -215,6 +215,9 @@ def _coerce(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
         return num
     if col.kind == "datetime":
         parsed = _parse_datetime(raw.where(~missing))
+        if parsed.dt.tz is not None:  # offsets are converted to UTC, as in event logs
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        parsed = parsed.astype("datetime64[us]")
         chk.flag((parsed.isna() & ~missing).to_numpy(), col.name, "unparseable timestamp")
         if col.required:
             chk.flag(missing.to_numpy(), col.name, "empty value")
@@ -301,7 +304,8 @@ def _table_checks(table: str, out: pd.DataFrame, rules: Rules, chk: _Checker,
 
 def _check_scales(out: pd.DataFrame, rules: Rules, chk: _Checker) -> None:
     for bound, pos in (("scale_min", 0), ("scale_max", 1)):
-        from_rules = out["item"].map(lambda i, pos=pos: rules.scales.get(i, (None, None))[pos])
+        lookup = {i: rules.scales.get(i, (None, None))[pos] for i in out["item"].unique()}
+        from_rules = out["item"].map(lookup)
         if bound in out.columns:
             out[bound] = out[bound].fillna(from_rules.astype("Float64")).astype("Int64")
         else:
@@ -315,7 +319,7 @@ def _check_scales(out: pd.DataFrame, rules: Rules, chk: _Checker) -> None:
 
 
 DTYPES = {"id": "str", "str": "str", "int": "Int64", "float": "float64",
-          "datetime": "datetime64[ns]"}
+          "datetime": "datetime64[us]"}
 
 
 def empty(table: str) -> pd.DataFrame:

@@ -65,16 +65,39 @@ class Study:
 
     @cached_property
     def fingerprint(self) -> str:
-        """SHA-256 over the study's files (names and bytes): same data, same hash."""
-        return fingerprint(self.files, self.path)
+        """A hash of the study folder's files (names and bytes): same data, same hash."""
+        return fingerprint(self.path)
+
+    def subset(self, segment: str | None = None, wave: str | None = None) -> Study:
+        """The study restricted to one segment and/or wave (None keeps all).
+
+        Tables keyed by respondent keep the rows of the chosen respondents; the
+        journey map, codebook and aggregated paths are kept whole.
+        """
+        people = self.respondents
+        if segment is not None:
+            people = people[people["segment"] == str(segment)]
+        if wave is not None:
+            people = people[people["wave"] == str(wave)]
+        keep = set(people["respondent_id"])
+        tables = {name: (df[df["respondent_id"].isin(keep)].reset_index(drop=True)
+                         if "respondent_id" in df.columns else df)
+                  for name, df in self.tables.items()}
+        tables["respondents"] = people.reset_index(drop=True)
+        log = self.event_log.subset(keep) if self.event_log is not None else None
+        return Study(self.path, self.config, tables, self.report, log, self.files)
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={v:,}" for k, v in self.report.counts.items())
         return f"Study({self.name!r}: {counts}; {len(self.report.errors)} errors)"
 
 
-def fingerprint(files: list[Path], root: Path) -> str:
+def fingerprint(root: str | Path) -> str:
+    """SHA-256 (first 16 hex digits) over every file of a study folder but hidden ones."""
+    root = Path(root)
     digest = hashlib.sha256()
+    files = [f for f in root.rglob("*") if f.is_file()
+             and not any(part.startswith(".") for part in f.relative_to(root).parts)]
     for f in sorted(files):
         digest.update(str(f.relative_to(root)).encode())
         with open(f, "rb") as fh:
