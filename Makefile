@@ -10,6 +10,7 @@ report: $(STAMP)
 	$(BIN)/cxresearch run reports.yml
 
 test: $(STAMP)
+	@sh scripts/ensure-chromium.sh
 	$(BIN)/ruff check cxresearch tests benchmarks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -60,10 +60,11 @@ def _parse_text(value: str, default: Any) -> Any:
         if value.lower() in ("false", "0", "no"):
             return False
         raise ValueError("expected true or false")
-    if isinstance(default, int):
-        return int(value)
-    if isinstance(default, float):
-        return float(value)
+    if isinstance(default, int | float):
+        try:
+            return type(default)(value)
+        except ValueError:
+            raise ValueError(f"expected {type(default).__name__}") from None
     if isinstance(default, str):
         return value
     if value.lower() == "none":

@@ -1,0 +1,519 @@
+"""Journeys from event logs: paths, variants, transitions, drop-off and time between steps.
+
+Every function takes an event log and returns a small pandas frame; the work runs
+in DuckDB SQL (window functions and ordered list aggregates), so a log of 10^7
+events is aggregated without being loaded into pandas. Accepted inputs:
+
+* an :class:`~cxresearch.io.events.EventLog` (DuckDB-backed);
+* a :class:`~cxresearch.Study` (its ``event_log``, and its ``outcomes`` for conversion;
+  a study without events but with aggregated ``paths`` uses those);
+* a tidy events frame (``case_id, timestamp, touchpoint``, optional ``seq``);
+* for :func:`variants`, :func:`transitions` and :func:`dropoff` also journeys already
+  aggregated: the tidy ``paths`` table (``path, conversions, nulls``, e.g. from
+  :func:`~cxresearch.io.events.load_paths` or :func:`variants`) or the frame of
+  :func:`paths` (``path, converted``), counted as the journeys they stand for.
+
+Rules, the same in every function:
+
+* **Order.** A journey is its events ordered by ``timestamp``, then ``seq`` (the
+  event's position in the source file; for a frame, its ``seq`` column or else its
+  row order), so events sharing a timestamp keep file order.
+* **Journey.** One case, or with ``session_gap`` (``"30 minutes"``) one session: a
+  new session starts when an event comes more than ``session_gap`` after the
+  previous event of the case (a gap of exactly ``session_gap`` does not split).
+* **Repeats.** ``collapse_repeats=True`` merges immediate repeats (``a > a > b``
+  becomes ``a > b``; the merged step takes the time of the first of the run);
+  loops (``a > b > a``) are kept. Sessions are split before repeats are merged.
+* **Conversion.** A journey ends in ``"Conversion"`` when it has a conversion
+  signal, otherwise in ``"Drop-off"``. The signals: an event at one of
+  ``conversion_touchpoints`` (the event stays in the path), or a ``converted``
+  outcome of 1 for the case in ``outcomes`` (the tidy outcomes table, whose
+  ``respondent_id`` is matched with ``case_id``; or a mapping / Series case id ->
+  0/1). Either signal suffices. A case-level outcome converts only the case's last
+  session. A case without an outcome row is a Drop-off (a warning says how many).
+  For a Study, ``outcomes`` defaults to the study's ``converted`` outcomes when no
+  signal is given (this is how the synthetic and demo studies mark conversion:
+  the absorbing Conversion state is not written as an event). With no signal at
+  all, every journey is a Drop-off and a warning says so; pass
+  ``conversion_touchpoints=()`` to state that on purpose.
+* **Touchpoints** are taken as they are: a name missing from the journey map still
+  forms paths and states (checking names against the map is the loader's job,
+  ``rules.touchpoints``). The state names ``Start``, ``Conversion`` and
+  ``Drop-off`` may not be touchpoint names (ValueError).
+* An empty log (e.g. a subset with no events) gives empty frames with the same
+  columns and dtypes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import sys
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cxresearch.io.events import EventLog, connect
+from cxresearch.schema import PATH_SEPARATOR
+from cxresearch.study import Study
+
+__all__ = ["CONVERSION", "DROP_OFF", "START", "dropoff", "paths", "time_between",
+           "transition_matrix", "transitions", "variants"]
+
+START, CONVERSION, DROP_OFF = "Start", "Conversion", "Drop-off"
+STATES = (START, CONVERSION, DROP_OFF)
+CONVERTED = "converted"
+EVENT_COLUMNS = ("case_id", "timestamp", "touchpoint")
+_names = itertools.count(1)
+_INTERNAL = (__file__, contextlib.__file__)  # warnings point at the caller
+
+PATHS_COLUMNS = {"case_id": "str", "session": "int64", "path": "str", "steps": "int64",
+                 "events": "int64", "first_timestamp": "datetime64[us]",
+                 "last_timestamp": "datetime64[us]", "duration": "timedelta64[us]",
+                 "converted": "bool", "end_state": "str"}
+VARIANTS_COLUMNS = {"path": "str", "steps": "int64", "journeys": "int64", "share": "float64",
+                    "conversions": "int64", "nulls": "int64", "conversion_rate": "float64"}
+TRANSITIONS_COLUMNS = {"from": "str", "to": "str", "count": "int64", "share": "float64"}
+DROPOFF_COLUMNS = {"touchpoint": "str", "visits": "int64", "journeys": "int64",
+                   "ended": "int64", "conversions": "int64", "drop_offs": "int64",
+                   "dropoff_rate_per_visit": "float64", "dropoff_rate_per_journey": "float64"}
+TIME_COLUMNS = {"from": "str", "to": "str", "count": "int64", "median_s": "float64",
+                "mean_s": "float64", "p90_s": "float64", "median_h": "float64",
+                "mean_h": "float64", "p90_h": "float64"}
+
+
+def _ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _lit(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _warn(message: str) -> None:
+    """A UserWarning pointing at the caller's line, not at this module."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename in _INTERNAL:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def _typed(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """The result with exactly ``columns`` in their dtypes (also when empty)."""
+    return pd.DataFrame({c: df[c].astype(t) for c, t in columns.items()}).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- inputs
+
+
+@dataclass
+class _Source:
+    """Where a function's SQL reads from: events (``src``) or path counts (``counts``)."""
+
+    con: object
+    src: str | None = None  # events: a relation with case_id, ts, touchpoint, seq
+    counts: str | None = None  # path counts: a relation with path, n, conv
+    outcome_table: str | None = None  # case_id, converted (one row per case)
+    conversion_touchpoints: tuple[str, ...] = ()
+
+
+def _gap_us(session_gap: object) -> int | None:
+    if session_gap is None:
+        return None
+    try:
+        gap = pd.Timedelta(session_gap)
+    except (ValueError, TypeError):
+        raise ValueError(f"session_gap {session_gap!r} is not a duration such as "
+                         "'30 minutes'") from None
+    if pd.isna(gap) or gap <= pd.Timedelta(0):
+        raise ValueError(f"session_gap must be positive, got {session_gap!r}")
+    return int(gap / pd.Timedelta(microseconds=1))
+
+
+def _outcome_frame(outcomes: object, label: str) -> pd.DataFrame:
+    """``outcomes`` as one row per case: case_id (str), converted (bool)."""
+    if isinstance(outcomes, pd.DataFrame):
+        missing = {"respondent_id", "outcome", "value"} - set(outcomes.columns)
+        if missing:
+            raise ValueError("outcomes needs the tidy columns respondent_id, outcome, value "
+                             f"(missing: {', '.join(sorted(missing))})")
+        rows = outcomes[outcomes["outcome"].astype("str") == label]
+        if rows.empty:
+            raise ValueError(f"outcomes has no '{label}' rows to define conversion")
+        ids, values = rows["respondent_id"], rows["value"]
+    elif isinstance(outcomes, (Mapping, pd.Series)):
+        series = pd.Series(outcomes) if isinstance(outcomes, Mapping) else outcomes
+        ids, values = series.index.to_series(), series
+    else:
+        raise TypeError("outcomes must be the tidy outcomes table, a mapping or a Series "
+                        f"of case id -> 0/1, not {type(outcomes).__name__}")
+    values = pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce")
+    bad = ~values.isin([0, 1])
+    if bad.any():
+        shown = ", ".join(map(str, pd.Series(np.asarray(ids))[bad.to_numpy()].head(5)))
+        raise ValueError(f"'{label}' must be 0 or 1; {int(bad.sum())} other value(s) "
+                         f"(cases {shown})")
+    frame = pd.DataFrame({"case_id": pd.Series(np.asarray(ids)).astype("str").str.strip(),
+                          "converted": values.to_numpy() == 1})
+    return frame.groupby("case_id", as_index=False)["converted"].any()
+
+
+def _counts_frame(data: pd.DataFrame) -> pd.DataFrame:
+    """Aggregated journeys (tidy ``paths`` table or the frame of :func:`paths`) as
+    path, n (journeys), conv (converted journeys)."""
+    if {"conversions", "nulls"} <= set(data.columns):
+        conv = pd.to_numeric(data["conversions"], errors="coerce")
+        nulls = pd.to_numeric(data["nulls"], errors="coerce")
+        bad = conv.isna() | nulls.isna() | (conv < 0) | (nulls < 0) | (conv % 1 != 0) | (
+            nulls % 1 != 0)
+        if bad.any():
+            raise ValueError(f"conversions and nulls must be whole numbers >= 0 "
+                             f"({int(bad.sum())} row(s) are not)")
+        frame = pd.DataFrame({"path": data["path"], "n": (conv + nulls).astype("int64"),
+                              "conv": conv.astype("int64")})
+    elif "converted" in data.columns:
+        converted = data["converted"]
+        if converted.isna().any():
+            raise ValueError("the paths frame has journeys with no 'converted' value")
+        frame = pd.DataFrame({"path": data["path"], "n": 1,
+                              "conv": converted.astype("bool").astype("int64")})
+    else:
+        raise ValueError("a paths frame needs 'conversions' and 'nulls' (aggregated paths) "
+                         "or 'converted' (one row per journey, as from paths())")
+    path = frame["path"].astype("str")
+    steps = path.str.split(PATH_SEPARATOR, regex=False)
+    empty = frame["path"].isna() | steps.map(lambda s: "" in s)
+    if empty.any():
+        raise ValueError(f"{int(empty.sum())} path(s) are empty or have an empty step "
+                         f"(steps are joined by {PATH_SEPARATOR!r})")
+    used = set(itertools.chain.from_iterable(steps)) & set(STATES)
+    if used:
+        raise ValueError(f"touchpoint name(s) {sorted(used)} are reserved for the states "
+                         f"{', '.join(STATES)}")
+    return frame.assign(path=path)
+
+
+def _study_outcomes(study: Study, label: str) -> pd.DataFrame | None:
+    outcomes = study.tables.get("outcomes")
+    if outcomes is None or outcomes.empty or not (outcomes["outcome"] == label).any():
+        return None
+    return outcomes
+
+
+@contextmanager
+def _open(data: object, *, session_gap: object = None,
+          conversion_touchpoints: Iterable[str] | None = None, outcomes: object = None,
+          conversion_outcome: str = CONVERTED, events_only: bool = False) -> Iterator[_Source]:
+    """Resolve ``data`` to a DuckDB source; registrations are undone on exit."""
+    if isinstance(data, Study):
+        if outcomes is None and conversion_touchpoints is None:
+            outcomes = _study_outcomes(data, conversion_outcome)
+            if outcomes is None:
+                conversion_touchpoints = None
+        if data.event_log is not None:
+            data = data.event_log
+        elif not data.tables.get("paths", pd.DataFrame()).empty and not events_only:
+            data = data.tables["paths"]
+            outcomes = conversion_touchpoints = None
+        else:
+            raise ValueError("the study has no event log" + ("" if events_only else
+                                                            " and no aggregated paths"))
+    with ExitStack() as stack:
+        n = next(_names)
+
+        def register(con, name: str, frame: pd.DataFrame) -> str:
+            con.register(name, frame)
+            stack.callback(con.unregister, name)
+            return name
+
+        if isinstance(data, pd.DataFrame) and "path" in data.columns \
+                and not set(EVENT_COLUMNS) <= set(data.columns):
+            if events_only:
+                raise ValueError("this needs an event log (timestamps); got aggregated paths")
+            if session_gap is not None:
+                raise ValueError("session_gap needs an event log; paths are already journeys")
+            if outcomes is not None or conversion_touchpoints:
+                raise ValueError("conversion of aggregated paths is in the paths themselves; "
+                                 "outcomes and conversion_touchpoints apply to event logs")
+            con = connect()
+            stack.callback(con.close)
+            yield _Source(con, counts=register(con, f"_cx_counts_{n}", _counts_frame(data)))
+            return
+        if isinstance(data, EventLog):
+            con, src = data.con, _ident(data.name)
+        elif isinstance(data, pd.DataFrame):
+            missing = [c for c in EVENT_COLUMNS if c not in data.columns]
+            if missing:
+                raise ValueError(f"an events frame needs columns {', '.join(EVENT_COLUMNS)} "
+                                 f"(missing: {', '.join(missing)})")
+            frame = data[list(EVENT_COLUMNS)].assign(
+                seq=data["seq"] if "seq" in data.columns else np.arange(len(data)))
+            if frame[list(EVENT_COLUMNS)].isna().any(axis=None):
+                raise ValueError("the events frame has empty case_id, timestamp or touchpoint "
+                                 "values")
+            con = connect()
+            stack.callback(con.close)
+            raw = register(con, f"_cx_frame_{n}", frame)
+            src = f"_cx_events_{n}"
+            con.execute(f"CREATE TEMP VIEW {src} AS SELECT CAST(case_id AS VARCHAR) AS case_id,"
+                        " CAST(timestamp AS TIMESTAMP) AS timestamp, "
+                        f"CAST(touchpoint AS VARCHAR) AS touchpoint, seq FROM {raw}")
+            stack.callback(con.execute, f"DROP VIEW IF EXISTS {src}")
+        else:
+            raise TypeError("expected an EventLog, a Study, an events frame or a paths frame, "
+                            f"not {type(data).__name__}")
+        tps = None if conversion_touchpoints is None else tuple(
+            [conversion_touchpoints] if isinstance(conversion_touchpoints, str)
+            else conversion_touchpoints)
+        otab = None
+        if outcomes is not None:
+            otab = register(con, f"_cx_outcomes_{n}",
+                            _outcome_frame(outcomes, conversion_outcome))
+        _check_events(con, src, tps or (), otab, conversion_outcome,
+                      warn_no_signal=not events_only and tps is None and otab is None)
+        yield _Source(con, src=src, outcome_table=otab, conversion_touchpoints=tps or ())
+
+
+def _check_events(con, src: str, tps: tuple[str, ...], otab: str | None, label: str,
+                  warn_no_signal: bool) -> None:
+    """Reserved state names are refused; a conversion definition that cannot work warns."""
+    names = ", ".join(_lit(s) for s in (*STATES, *tps))
+    found = dict(con.execute(f"SELECT touchpoint, count(*) FROM {src} WHERE touchpoint IN "
+                             f"({names}) GROUP BY ALL").fetchall())
+    reserved = sorted(set(found) & set(STATES))
+    if reserved:
+        raise ValueError(f"touchpoint name(s) {reserved} are reserved for the states "
+                         f"{', '.join(STATES)}; rename them in the log")
+    if warn_no_signal:
+        _warn("no conversion signal given (conversion_touchpoints or outcomes): every "
+              "journey ends in Drop-off")
+    if tps and not set(tps) & set(found) and con.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {src})").fetchone()[0]:
+        _warn(f"none of the conversion_touchpoints {list(tps)} occurs in the log")
+    if otab is not None:
+        cases, uncovered = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE o.case_id IS NULL) FROM "
+            f"(SELECT DISTINCT case_id FROM {src}) e LEFT JOIN {otab} o USING (case_id)"
+        ).fetchone()
+        if uncovered:
+            _warn(f"{uncovered:,} of {cases:,} cases have no '{label}' outcome and "
+                  "count as Drop-off unless another signal converts them")
+
+
+# ---------------------------------------------------------------- SQL building blocks
+
+
+def _collapse(expr: str) -> str:
+    return f"list_filter({expr}, lambda x, i: i = 1 OR x <> {expr}[i - 1])"
+
+
+def _sessions_ctes(src: str, gap_us: int | None, collapse: bool) -> list[str]:
+    """CTEs ``ev`` (case_id, session, ts, seq, touchpoint, keep): events with their
+    session number and whether they start a step (false for a merged repeat)."""
+    ctes = [f"ev0 AS (SELECT case_id, timestamp AS ts, touchpoint, seq FROM {src})"]
+    if gap_us is None and not collapse:
+        return [*ctes, "ev AS (SELECT *, 1 AS session, true AS keep FROM ev0)"]
+    split = (f"coalesce(date_diff('microsecond', lag(ts) OVER o, ts) > {gap_us}, true)"
+             if gap_us is not None else "lag(ts) OVER o IS NULL")
+    ctes.append(f"ev1 AS (SELECT *, {split} AS new_session, lag(touchpoint) OVER o AS prev_tp "
+                "FROM ev0 WINDOW o AS (PARTITION BY case_id ORDER BY ts, seq))")
+    session = ("sum(new_session::BIGINT) OVER (PARTITION BY case_id ORDER BY ts, seq "
+               "ROWS UNBOUNDED PRECEDING)" if gap_us is not None else "1")
+    keep = "new_session OR prev_tp IS DISTINCT FROM touchpoint" if collapse else "true"
+    ctes.append(f"ev AS (SELECT case_id, ts, touchpoint, seq, {session} AS session, "
+                f"{keep} AS keep FROM ev1)")
+    return ctes
+
+
+def _journeys_ctes(s: _Source, gap_us: int | None, collapse: bool) -> list[str]:
+    """CTEs ending in ``jc`` (case_id, session, tps, events, first_ts, last_ts, converted)."""
+    ctes = _sessions_ctes(s.src, gap_us, False)  # repeats are merged in the list below
+    conv_tp = (f"bool_or(touchpoint IN ({', '.join(map(_lit, s.conversion_touchpoints))}))"
+               if s.conversion_touchpoints else "false")
+    ctes.append("j AS (SELECT case_id, session, list(touchpoint ORDER BY ts, seq) AS tps, "
+                f"count(*) AS events, min(ts) AS first_ts, max(ts) AS last_ts, {conv_tp} AS "
+                "conv_tp FROM ev GROUP BY case_id, session)")
+    tps = _collapse("tps") if collapse else "tps"
+    if s.outcome_table is None:
+        converted, join = "conv_tp", ""
+    else:
+        last = ("session = max(session) OVER (PARTITION BY case_id)" if gap_us is not None
+                else "true")
+        converted = f"conv_tp OR coalesce(o.converted AND {last}, false)"
+        join = f" LEFT JOIN {s.outcome_table} o USING (case_id)"
+    ctes.append(f"jc AS (SELECT case_id, session, {tps} AS tps, events, first_ts, last_ts, "
+                f"{converted} AS converted FROM j{join})")
+    return ctes
+
+
+def _variants_ctes(s: _Source, gap_us: int | None, collapse: bool) -> list[str]:
+    """CTEs ending in ``v`` (tps, n, conv): one row per distinct path (a list)."""
+    if s.counts is not None:
+        tps = f"string_split(path, {_lit(PATH_SEPARATOR)})"
+        return [f"v AS (SELECT {_collapse(tps) if collapse else tps} AS tps, "
+                f"sum(n)::BIGINT AS n, sum(conv)::BIGINT AS conv FROM {s.counts} GROUP BY 1)"]
+    return [*_journeys_ctes(s, gap_us, collapse),
+            "v AS (SELECT tps, count(*) AS n, count(*) FILTER (WHERE converted) AS conv "
+            "FROM jc GROUP BY tps)"]
+
+
+def _with(ctes: list[str], select: str) -> str:
+    return "WITH " + ",\n".join(ctes) + "\n" + select
+
+
+# ---------------------------------------------------------------- public functions
+
+
+def paths(data: EventLog | Study | pd.DataFrame, *, session_gap: str | None = None,
+          collapse_repeats: bool = False, conversion_touchpoints: Iterable[str] | None = None,
+          outcomes: pd.DataFrame | Mapping | pd.Series | None = None,
+          conversion_outcome: str = CONVERTED) -> pd.DataFrame:
+    """One row per journey (case, or session with ``session_gap``), ordered by case, session.
+
+    Columns: ``case_id``, ``session`` (1, 2, ... in time order; 1 without
+    ``session_gap``), ``path`` (touchpoints joined by ``" > "``), ``steps`` (touchpoints
+    in the path, after ``collapse_repeats``), ``events`` (events of the journey),
+    ``first_timestamp``, ``last_timestamp``, ``duration`` (last - first),
+    ``converted`` and ``end_state`` (``"Conversion"`` or ``"Drop-off"``). Conversion
+    and ordering rules: see the module docstring.
+    """
+    gap = _gap_us(session_gap)
+    with _open(data, session_gap=session_gap, conversion_touchpoints=conversion_touchpoints,
+               outcomes=outcomes, conversion_outcome=conversion_outcome,
+               events_only=True) as s:
+        sql = _with(_journeys_ctes(s, gap, collapse_repeats),
+                    f"SELECT case_id, session, array_to_string(tps, {_lit(PATH_SEPARATOR)}) AS "
+                    "path, len(tps) AS steps, events, first_ts AS first_timestamp, last_ts AS "
+                    "last_timestamp, last_ts - first_ts AS duration, converted, CASE WHEN "
+                    f"converted THEN {_lit(CONVERSION)} ELSE {_lit(DROP_OFF)} END AS end_state "
+                    "FROM jc ORDER BY case_id, session")
+        return _typed(s.con.execute(sql).df(), PATHS_COLUMNS)
+
+
+def variants(data: EventLog | Study | pd.DataFrame, top: int | None = None, *,
+             session_gap: str | None = None, collapse_repeats: bool = False,
+             conversion_touchpoints: Iterable[str] | None = None,
+             outcomes: pd.DataFrame | Mapping | pd.Series | None = None,
+             conversion_outcome: str = CONVERTED) -> pd.DataFrame:
+    """Path variants, most frequent first (ties by path), optionally the ``top`` ones.
+
+    Columns: ``path``, ``steps``, ``journeys`` (count), ``share`` (of all journeys,
+    also when ``top`` cuts the list), ``conversions``, ``nulls`` (journeys that did not
+    convert) and ``conversion_rate``. It is a tidy ``paths`` table too (path,
+    conversions, nulls), so :func:`transitions` and the path model accept it.
+    ``data`` may also be the frame of :func:`paths` or aggregated path counts.
+    """
+    gap = _gap_us(session_gap)
+    limit = "" if top is None else f" LIMIT {int(top)}"
+    with _open(data, session_gap=session_gap, conversion_touchpoints=conversion_touchpoints,
+               outcomes=outcomes, conversion_outcome=conversion_outcome) as s:
+        sql = _with(_variants_ctes(s, gap, collapse_repeats),
+                    f"SELECT array_to_string(tps, {_lit(PATH_SEPARATOR)}) AS path, "
+                    "len(tps) AS steps, n AS journeys, n / sum(n) OVER () AS share, "
+                    "conv AS conversions, n - conv AS nulls, conv / n AS conversion_rate "
+                    f"FROM v WHERE n > 0 ORDER BY journeys DESC, path{limit}")
+        return _typed(s.con.execute(sql).df(), VARIANTS_COLUMNS)
+
+
+def transitions(data: EventLog | Study | pd.DataFrame, *, session_gap: str | None = None,
+                collapse_repeats: bool = False,
+                conversion_touchpoints: Iterable[str] | None = None,
+                outcomes: pd.DataFrame | Mapping | pd.Series | None = None,
+                conversion_outcome: str = CONVERTED) -> pd.DataFrame:
+    """Transition counts between states: ``Start`` -> first touchpoint, touchpoint ->
+    next touchpoint, last touchpoint -> ``Conversion`` or ``Drop-off``.
+
+    Columns ``from``, ``to``, ``count`` and ``share`` (of the row: count / all
+    transitions out of ``from``), rows with ``Start`` first, then by ``from``, most
+    frequent ``to`` first. From aggregated path counts, each path counts as
+    ``conversions + nulls`` journeys, giving the same counts as the equivalent log.
+    """
+    gap = _gap_us(session_gap)
+    with _open(data, session_gap=session_gap, conversion_touchpoints=conversion_touchpoints,
+               outcomes=outcomes, conversion_outcome=conversion_outcome) as s:
+        sql = _with([*_variants_ctes(s, gap, collapse_repeats),
+                     f"p AS (SELECT unnest(list_zip(list_prepend({_lit(START)}, tps), tps, "
+                     "true)) AS pair, n FROM v)",
+                     "t AS (SELECT pair[1] AS \"from\", pair[2] AS \"to\", sum(n) AS count "
+                     "FROM p GROUP BY ALL "
+                     f"UNION ALL SELECT tps[-1], {_lit(CONVERSION)}, sum(conv) FROM v "
+                     "GROUP BY ALL "
+                     f"UNION ALL SELECT tps[-1], {_lit(DROP_OFF)}, sum(n - conv) FROM v "
+                     "GROUP BY ALL)"],
+                    "SELECT \"from\", \"to\", count, count / sum(count) OVER (PARTITION BY "
+                    "\"from\") AS share FROM t WHERE count > 0 ORDER BY \"from\" <> "
+                    f"{_lit(START)}, \"from\", count DESC, \"to\"")
+        return _typed(s.con.execute(sql).df(), TRANSITIONS_COLUMNS)
+
+
+def transition_matrix(transitions_frame: pd.DataFrame, *, shares: bool = True) -> pd.DataFrame:
+    """The :func:`transitions` frame as a square-ish matrix: rows ``Start`` and the
+    touchpoints, columns the touchpoints, ``Conversion`` and ``Drop-off`` (touchpoints
+    sorted by name); row shares (``shares=True``) or counts, 0 where none."""
+    t = transitions_frame
+    tps = sorted((set(t["from"]) | set(t["to"])) - set(STATES))
+    value = "share" if shares else "count"
+    matrix = t.pivot_table(index="from", columns="to", values=value, aggfunc="sum",
+                           fill_value=0)
+    return matrix.reindex(index=[START, *tps], columns=[*tps, CONVERSION, DROP_OFF],
+                          fill_value=0).rename_axis(index="from", columns="to")
+
+
+def dropoff(data: EventLog | Study | pd.DataFrame, *, session_gap: str | None = None,
+            collapse_repeats: bool = False, conversion_touchpoints: Iterable[str] | None = None,
+            outcomes: pd.DataFrame | Mapping | pd.Series | None = None,
+            conversion_outcome: str = CONVERTED) -> pd.DataFrame:
+    """Drop-off per touchpoint, most drop-offs first.
+
+    Columns: ``visits`` (path steps at the touchpoint; a loop visits it again),
+    ``journeys`` (journeys reaching it at least once), ``ended`` (journeys whose last
+    touchpoint it is), ``conversions`` and ``drop_offs`` (of those, converted or not),
+    ``dropoff_rate_per_visit`` = drop_offs / visits (the transition share to Drop-off,
+    the quantity the path model estimates) and ``dropoff_rate_per_journey`` =
+    drop_offs / journeys (the share of journeys reaching it that were lost there).
+    """
+    gap = _gap_us(session_gap)
+    with _open(data, session_gap=session_gap, conversion_touchpoints=conversion_touchpoints,
+               outcomes=outcomes, conversion_outcome=conversion_outcome) as s:
+        sql = _with([*_variants_ctes(s, gap, collapse_repeats),
+                     "vis AS (SELECT touchpoint, sum(n) AS visits FROM (SELECT unnest(tps) AS "
+                     "touchpoint, n FROM v) GROUP BY ALL)",
+                     "jr AS (SELECT touchpoint, sum(n) AS journeys FROM (SELECT "
+                     "unnest(list_distinct(tps)) AS touchpoint, n FROM v) GROUP BY ALL)",
+                     "en AS (SELECT tps[-1] AS touchpoint, sum(n) AS ended, sum(conv) AS "
+                     "conversions FROM v GROUP BY ALL)"],
+                    "SELECT touchpoint, visits, journeys, coalesce(ended, 0) AS ended, "
+                    "coalesce(conversions, 0) AS conversions, coalesce(ended - conversions, 0)"
+                    " AS drop_offs, drop_offs / visits AS dropoff_rate_per_visit, "
+                    "drop_offs / journeys AS dropoff_rate_per_journey FROM vis JOIN jr "
+                    "USING (touchpoint) LEFT JOIN en USING (touchpoint) WHERE visits > 0 "
+                    "ORDER BY drop_offs DESC, touchpoint")
+        return _typed(s.con.execute(sql).df(), DROPOFF_COLUMNS)
+
+
+def time_between(data: EventLog | Study | pd.DataFrame, *, session_gap: str | None = None,
+                 collapse_repeats: bool = False) -> pd.DataFrame:
+    """Time from arriving at one touchpoint to arriving at the next, per (from, to).
+
+    Consecutive steps of the same journey only (with ``session_gap``, never across
+    sessions; with ``collapse_repeats``, a merged run is timed from its first event).
+    Columns ``from``, ``to``, ``count``, then median, mean and 90th percentile
+    (linear interpolation, as numpy's default) in seconds (``_s``) and hours (``_h``);
+    most frequent pairs first.
+    """
+    gap = _gap_us(session_gap)
+    with _open(data, session_gap=session_gap, conversion_touchpoints=(),
+               events_only=True) as s:
+        sql = _with([*_sessions_ctes(s.src, gap, collapse_repeats),
+                     "st AS (SELECT touchpoint AS \"from\", lead(touchpoint) OVER o AS \"to\", "
+                     "date_diff('microsecond', ts, lead(ts) OVER o) / 1e6 AS s FROM ev WHERE "
+                     "keep WINDOW o AS (PARTITION BY case_id, session ORDER BY ts, seq))"],
+                    "SELECT \"from\", \"to\", count(*) AS count, median(s) AS median_s, "
+                    "avg(s) AS mean_s, quantile_cont(s, 0.9) AS p90_s, median_s / 3600 AS "
+                    "median_h, mean_s / 3600 AS mean_h, p90_s / 3600 AS p90_h FROM st WHERE "
+                    "\"to\" IS NOT NULL GROUP BY ALL ORDER BY count DESC, \"from\", \"to\"")
+        return _typed(s.con.execute(sql).df(), TIME_COLUMNS)

@@ -1,0 +1,714 @@
+"""Emotion per touchpoint: a hierarchical ordinal model of one rating item.
+
+**Model.** A rating ``y`` on the scale ``lo..hi`` (K categories) in cell ``c`` (by
+default touchpoint x segment) follows a cumulative link model::
+
+    P(y <= lo + k - 1 | c) = F(kappa_k - eta_c),   k = 1..K-1,   F = logistic or normal CDF
+    eta_c = sum over blocks b of effect_b[level of c in b]
+
+with one block per cell key (main effects) and one per pair of keys (two-way
+interactions; no three-way terms). Every block is a sum-to-zero effect
+(``pm.ZeroSumNormal``) with its own standard deviation: touchpoints, segments and
+their interaction are partially pooled, and the intercept lives only in the
+cutpoints, so the effects and the cutpoints are identified separately (the cause
+of the slow mixing of the plain parametrisation). The cutpoints are induced by
+the category probabilities ``pi`` of the average cell (eta = 0) with a Dirichlet
+prior (Betancourt 2019): ``kappa_k = F^-1(pi_1 + ... + pi_k)``. Each effect block
+is written centred when its levels hold plenty of ratings (the likelihood pins
+them: centred mixes best) and non-centred when they do not (``parametrisation``
+"auto"; the choice per block is kept in ``result.data["parametrisation"]``).
+
+**Priors** (logit scale; divided by 1.6 for the probit link; see
+:class:`EmotionPriors`): ``pi ~ Dirichlet(2, ..., 2)``; sd of each main effect
+``~ HalfNormal(1)``, of each interaction ``~ HalfNormal(0.5)``, of the respondent
+intercept ``~ HalfNormal(1)``. :func:`prior_predictive` draws from them; a 7-point
+scale gets prior cell means spread over most of the scale and no category is
+favoured.
+
+**Two variants.**
+
+* Counts (default, ``respondent_effects=False``): the ratings are aggregated to
+  counts per cell x category and fitted with a multinomial likelihood, so the cost
+  depends on the number of cells, not of ratings: it scales to millions. The cell
+  spectra are the population-averaged (marginal) distributions of the ratings in
+  each cell. Use it unless you need within-person comparisons.
+* Respondent effects (``respondent_effects=True``): a row-level model with a
+  respondent intercept ``u_r ~ Normal(0, sd_respondent)`` (scale-use heterogeneity:
+  some people rate everything high). Use it when people rate many touchpoints
+  and you need within-person contrasts or the size of scale-use differences; its
+  cost grows with the number of ratings. Cell quantities integrate ``u`` out
+  (Gauss-Hermite quadrature), so they mean the same as in the counts model.
+
+**Survey weights** (``use_weights=True``, ``respondents.weight``): within each cell the
+counts are the weighted counts rescaled to Kish's effective sample size
+``n_eff = (sum w)^2 / sum w^2``: the shares are the weighted shares and the
+precision is that of ``n_eff`` ratings (a pseudo-likelihood; other design effects are
+ignored). The row-level variant weights each rating's log-likelihood the same way.
+Pooled summaries (over segments, waves...) mix cells by the sum of the weights of
+their ratings, i.e. by the (weighted) population of raters; without weights by the
+number of ratings.
+
+Intervals are equal-tailed; their probability is in the column names
+(``eti90_low``/``eti90_high``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from cxresearch.models.base import FitResult, SamplerConfig, fit_cached, interval, sample
+
+LINKS = ("logit", "probit")
+PARAMETRISATIONS = ("auto", "centred", "non-centred")
+QUANTITIES = ("mean_rating", "bottom_box", "top_box")
+PROBIT_SCALE = 1.6  # a logit effect of 1.6 is about a probit effect of 1
+CENTRED_MIN_N = 50  # "auto": a block is centred when its median level holds >= this many ratings
+GH_NODES = 24  # quadrature nodes over the respondent intercept
+SEPARATOR = " | "
+
+
+@dataclass(frozen=True)
+class EmotionPriors:
+    """Weakly informative priors, on the logit scale (divided by 1.6 for probit).
+
+    ``concentration``: Dirichlet concentration of the category probabilities of the
+    average cell, which induce the cutpoints (2: every category plausible, none
+    favoured). ``main_sd`` / ``interaction_sd``: HalfNormal scales of the standard
+    deviations of the main effects and of the two-way interactions.
+    ``respondent_sd``: HalfNormal scale of the sd of the respondent intercept.
+    """
+
+    concentration: float = 2.0
+    main_sd: float = 1.0
+    interaction_sd: float = 0.5
+    respondent_sd: float = 1.0
+
+
+@dataclass(frozen=True)
+class EmotionConfig:
+    """What to fit.
+
+    item: the rating item (``ratings.item``). link: ``"logit"`` (cumulative logit) or
+    ``"probit"``. cells: the keys of a cell; ``"touchpoint"`` and any respondents
+    columns (``segment``, ``wave``, ...), e.g. ``("touchpoint", "wave")``.
+    use_weights: survey weights from ``respondents.weight``. respondent_effects:
+    the row-level variant with a respondent intercept. parametrisation: ``"auto"``
+    (centred blocks where data are plentiful), ``"centred"`` or ``"non-centred"``.
+    prob: probability of the reported intervals (not part of the fit).
+    """
+
+    item: str = "valence"
+    link: str = "logit"
+    cells: tuple[str, ...] = ("touchpoint", "segment")
+    use_weights: bool = True
+    respondent_effects: bool = False
+    priors: EmotionPriors = EmotionPriors()
+    parametrisation: str = "auto"
+    sampler: SamplerConfig = SamplerConfig()
+    prob: float = 0.9
+
+    def __post_init__(self) -> None:
+        cells = (self.cells,) if isinstance(self.cells, str) else tuple(self.cells)
+        object.__setattr__(self, "cells", cells)
+        if self.link not in LINKS:
+            raise ValueError(f"link must be one of {LINKS}, not {self.link!r}")
+        if self.parametrisation not in PARAMETRISATIONS:
+            raise ValueError(f"parametrisation must be one of {PARAMETRISATIONS}")
+        if "touchpoint" not in cells or len(set(cells)) != len(cells):
+            raise ValueError(f"cells must hold 'touchpoint' once, got {cells}")
+        if not 0 < self.prob < 1:
+            raise ValueError("prob must be between 0 and 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------- data
+
+@dataclass
+class _Prepared:
+    keys: tuple[str, ...]
+    levels: dict[str, list[str]]
+    scale: tuple[int, int]
+    counts: np.ndarray  # (cells, K) ratings
+    wcounts: np.ndarray  # (cells, K) sum of weights
+    w2: np.ndarray  # (cells,) sum of squared weights
+    touchpoints: dict[str, dict[str, Any]]
+    notes: list[str]
+    rows: dict[str, np.ndarray] | None = None  # row level: cell, respondent, y, lam
+    respondents: list[str] | None = None
+    blocks: dict[str, str] = field(default_factory=dict)  # block -> centred/non-centred
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(self.levels[k]) for k in self.keys)
+
+    @property
+    def weight(self) -> np.ndarray:
+        return self.wcounts.sum(1)
+
+    @property
+    def n_eff(self) -> np.ndarray:
+        w = self.weight
+        return np.divide(w ** 2, self.w2, out=np.zeros_like(w), where=self.w2 > 0)
+
+    @property
+    def effective_counts(self) -> np.ndarray:
+        """Weighted counts rescaled to each cell's Kish effective sample size."""
+        w = self.weight
+        scale = np.divide(self.n_eff, w, out=np.zeros_like(w), where=w > 0)
+        return self.wcounts * scale[:, None]
+
+    def cell_index(self) -> dict[str, np.ndarray]:
+        grid = np.unravel_index(np.arange(int(np.prod(self.shape))), self.shape)
+        return dict(zip(self.keys, grid, strict=True))
+
+    def cell_labels(self) -> list[str]:
+        idx = self.cell_index()
+        return [SEPARATOR.join(self.levels[k][idx[k][c]] for k in self.keys)
+                for c in range(len(self.counts))]
+
+    def as_data(self) -> dict[str, Any]:
+        idx = self.cell_index()
+        data = {"keys": list(self.keys), "levels": self.levels, "scale": list(self.scale),
+                "cells": {k: [self.levels[k][i] for i in idx[k]] for k in self.keys},
+                "counts": self.counts.astype(int).tolist(),
+                "weighted_counts": np.round(self.wcounts, 10).tolist(),
+                "n_eff": np.round(self.n_eff, 10).tolist(),
+                "touchpoints": self.touchpoints, "notes": self.notes,
+                "parametrisation": self.blocks}
+        if self.rows is not None:
+            digest = hashlib.sha256()
+            for name in sorted(self.rows):
+                digest.update(name.encode() + np.ascontiguousarray(self.rows[name]).tobytes())
+            data["rows"] = {"n": int(len(self.rows["y"])), "respondents": len(self.respondents),
+                            "sha256": digest.hexdigest()[:20]}
+        return data
+
+
+def _scale(study: Any, ratings: pd.DataFrame, item: str) -> tuple[int, int]:
+    for col in ("scale_min", "scale_max"):
+        if col in ratings and ratings[col].notna().any() and ratings[col].nunique() > 1:
+            raise ValueError(f"ratings of {item!r} mix several scales ({col}: "
+                             f"{sorted(ratings[col].dropna().unique().tolist())})")
+    if ({"scale_min", "scale_max"} <= set(ratings.columns)
+            and ratings["scale_min"].notna().any() and ratings["scale_max"].notna().any()):
+        return (int(ratings["scale_min"].dropna().iloc[0]),
+                int(ratings["scale_max"].dropna().iloc[0]))
+    scales = getattr(study, "scales", None)
+    if scales is None:
+        scales = {k: (v["min"], v["max"]) for k, v in
+                  getattr(study, "config", {}).get("scales", {}).items()}
+    if item in scales:
+        return int(scales[item][0]), int(scales[item][1])
+    raise ValueError(f"the scale of {item!r} is unknown: give scale_min/scale_max in the "
+                     "ratings or scales in study.yml")
+
+
+def _journey_map(study: Any, rated: pd.Index) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    tp = getattr(study, "touchpoints", None)
+    order, info = [], {}
+    if tp is not None and len(tp):
+        tp = tp.reset_index(drop=True)
+        tp = tp.assign(_pos=np.arange(len(tp)))
+        if "stage_order" in tp:
+            tp = tp.sort_values(["stage_order", "_pos"], kind="stable")
+        for row in tp.itertuples(index=False):
+            info[str(row.touchpoint)] = {
+                "stage": None if pd.isna(getattr(row, "stage", None)) else str(row.stage),
+                "stage_order": (None if pd.isna(getattr(row, "stage_order", None))
+                                else int(row.stage_order))}
+        order = [t for t in info if t in rated]
+    order += sorted(t for t in rated if t not in info)
+    return order, {t: info.get(t, {"stage": None, "stage_order": None}) for t in order}
+
+
+def _prepare(study: Any, config: EmotionConfig) -> _Prepared:
+    """Aggregate the ratings of ``config.item`` to counts per cell x category."""
+    ratings = study.ratings
+    ratings = ratings[ratings["item"] == config.item] if "item" in ratings else ratings
+    if not len(ratings):
+        raise ValueError(f"no ratings of item {config.item!r}")
+    lo, hi = _scale(study, ratings, config.item)
+    K = hi - lo + 1
+    if K < 3:
+        raise ValueError(f"an ordinal model needs at least 3 categories, the scale is {lo}-{hi}")
+    notes: list[str] = []
+    people = study.respondents
+    pos = pd.Index(people["respondent_id"].astype(str)).get_indexer(
+        ratings["respondent_id"].astype(str))
+    valid = pos >= 0
+    if (~valid).any():
+        notes.append(f"{int((~valid).sum())} ratings of respondents missing from the "
+                     "respondents table not used")
+    value = ratings["value"].to_numpy(dtype=float, na_value=np.nan)
+    y = value - lo
+    bad = valid & ~((y >= 0) & (y < K) & (y == np.round(y)))
+    if bad.any():
+        raise ValueError(f"{int(bad.sum())} ratings of {config.item!r} fall outside the scale "
+                         f"{lo}-{hi} or are not whole numbers")
+    tp_all = ratings["touchpoint"].astype(str).to_numpy()
+    order, tp_info = _journey_map(study, pd.Index(pd.unique(tp_all[valid])))
+    codes = {"touchpoint": pd.Index(order).get_indexer(tp_all)}
+    levels = {"touchpoint": order}
+    for key in config.cells:
+        if key == "touchpoint":
+            continue
+        if key not in people:
+            raise ValueError(f"cell key {key!r} is not a respondents column")
+        col = people[key].astype("str")
+        missing = people[key].isna().to_numpy()
+        person_code, uniques = pd.factorize(col, sort=True)
+        person_code[missing] = -1
+        row_code = np.where(valid, person_code[np.maximum(pos, 0)], -1)
+        used = np.unique(row_code[valid & (row_code >= 0)])
+        remap = np.full(len(uniques) + 1, -1)
+        remap[used] = np.arange(len(used))
+        levels[key] = [str(uniques[i]) for i in used]
+        codes[key] = remap[row_code]
+        lost = valid & (codes[key] < 0)
+        if lost.any():
+            notes.append(f"{int(lost.sum())} ratings whose respondent has no {key} not used")
+        valid &= codes[key] >= 0
+    if not valid.any():
+        raise ValueError(f"no usable ratings of item {config.item!r}")
+    weight = np.ones(len(people))
+    if config.use_weights and "weight" in people:
+        weight = people["weight"].to_numpy(dtype=float, na_value=np.nan)
+        if np.isnan(weight).any():
+            notes.append(f"{int(np.isnan(weight).sum())} respondents without weight count "
+                         "with weight 1")
+            weight = np.where(np.isnan(weight), 1.0, weight)
+    elif config.use_weights:
+        notes.append("respondents have no weight column: ratings unweighted")
+    keys = config.cells
+    shape = tuple(len(levels[k]) for k in keys)
+    cell = np.ravel_multi_index(tuple(codes[k][valid] for k in keys), shape)
+    yv = y[valid].astype(np.int64)
+    w = weight[pos[valid]]
+    flat = cell * K + yv
+    size = int(np.prod(shape)) * K
+    counts = np.bincount(flat, minlength=size).reshape(-1, K)
+    wcounts = np.bincount(flat, weights=w, minlength=size).reshape(-1, K)
+    w2 = np.bincount(cell, weights=w * w, minlength=int(np.prod(shape)))
+    prep = _Prepared(tuple(keys), levels, (lo, hi), counts, wcounts, w2, tp_info, notes)
+    if config.respondent_effects:
+        resp_codes, resp_index = np.unique(pos[valid], return_inverse=True)
+        scale = np.divide(prep.n_eff, prep.weight, out=np.zeros(len(w2)), where=prep.weight > 0)
+        prep.rows = {"cell": cell.astype(np.int64), "respondent": resp_index.astype(np.int64),
+                     "y": yv, "lam": w * scale[cell]}
+        prep.respondents = people["respondent_id"].astype(str).to_numpy()[resp_codes].tolist()
+    prep.blocks = _choose_parametrisation(prep, config.parametrisation)
+    return prep
+
+
+def emotion_counts(study: Any, config: EmotionConfig = EmotionConfig()) -> pd.DataFrame:
+    """The model's input: ratings, weighted and effective counts per cell x category."""
+    prep = _prepare(study, replace(config, respondent_effects=False))
+    idx = prep.cell_index()
+    K = prep.counts.shape[1]
+    frame = pd.DataFrame({k: np.repeat(np.array(prep.levels[k], dtype=object)[idx[k]], K)
+                          for k in prep.keys})
+    frame["value"] = np.tile(np.arange(prep.scale[0], prep.scale[1] + 1), len(prep.counts))
+    frame["n"] = prep.counts.ravel()
+    frame["weighted"] = prep.wcounts.ravel()
+    frame["effective"] = prep.effective_counts.ravel()
+    return frame
+
+
+# ---------------------------------------------------------------- model
+
+def _blocks(keys: tuple[str, ...]) -> list[tuple[str, ...]]:
+    pairs = [(a, b) for i, a in enumerate(keys) for b in keys[i + 1:]]
+    return [(k,) for k in keys] + pairs
+
+
+def _block_name(block: tuple[str, ...]) -> str:
+    return "_x_".join(block)
+
+
+def _choose_parametrisation(prep: _Prepared, how: str) -> dict[str, str]:
+    """Centred where the median level of a block holds >= CENTRED_MIN_N effective ratings."""
+    idx = prep.cell_index()
+    n_eff = prep.n_eff
+    out = {}
+    for block in _blocks(prep.keys):
+        if how != "auto":
+            out[_block_name(block)] = how
+            continue
+        dims = [len(prep.levels[k]) for k in block]
+        level = np.ravel_multi_index(tuple(idx[k] for k in block), dims)
+        per_level = np.bincount(level, weights=n_eff, minlength=int(np.prod(dims)))
+        out[_block_name(block)] = ("centred" if np.median(per_level) >= CENTRED_MIN_N
+                                   else "non-centred")
+    return out
+
+
+def _cdf(x, link: str):
+    import pytensor.tensor as pt
+
+    return pt.sigmoid(x) if link == "logit" else 0.5 * (1 + pt.erf(x / np.sqrt(2.0)))
+
+
+def _inv_cdf(p, link: str):
+    import pytensor.tensor as pt
+
+    return pt.log(p) - pt.log1p(-p) if link == "logit" else np.sqrt(2.0) * pt.erfinv(2 * p - 1)
+
+
+def _category_probs(cdf):
+    """P(category) from the cumulative probabilities at the K-1 cutpoints (last axis)."""
+    import pytensor.tensor as pt
+
+    return pt.concatenate([cdf[..., :1], cdf[..., 1:] - cdf[..., :-1], 1 - cdf[..., -1:]],
+                          axis=-1)
+
+
+def _build_model(prep: _Prepared, config: EmotionConfig):
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    lo, hi = prep.scale
+    K = hi - lo + 1
+    values = np.arange(lo, hi + 1, dtype=float)
+    pri, link = config.priors, config.link
+    unit = 1.0 if link == "logit" else 1 / PROBIT_SCALE
+    idx = prep.cell_index()
+    coords = {**{k: prep.levels[k] for k in prep.keys}, "cell": prep.cell_labels(),
+              "category": values.astype(int).tolist(), "cutpoint": list(range(1, K))}
+    if prep.rows is not None:
+        coords["respondent"] = prep.respondents
+    with pm.Model(coords=coords) as model:
+        pi = pm.Dirichlet("category_probs", a=np.full(K, pri.concentration), dims="category")
+        cum = pt.clip(pt.cumsum(pi)[:-1], 1e-12, 1 - 1e-12)
+        kappa = pm.Deterministic("cutpoints", _inv_cdf(cum, link), dims="cutpoint")
+        eta = pt.zeros(len(prep.counts))
+        for block in _blocks(prep.keys):
+            name = _block_name(block)
+            prior = pri.main_sd if len(block) == 1 else pri.interaction_sd
+            sd = pm.HalfNormal(f"sd_{name}", sigma=prior * unit)
+            if prep.blocks[name] == "centred":
+                effect = pm.ZeroSumNormal(f"effect_{name}", sigma=sd, dims=block,
+                                          n_zerosum_axes=len(block))
+            else:
+                raw = pm.ZeroSumNormal(f"z_{name}", sigma=1.0, dims=block,
+                                       n_zerosum_axes=len(block))
+                effect = pm.Deterministic(f"effect_{name}", sd * raw, dims=block)
+            eta = eta + effect[tuple(idx[k] for k in block)]
+        eta = pm.Deterministic("eta", eta, dims="cell")
+        if prep.rows is None:
+            p = _category_probs(_cdf(kappa[None, :] - eta[:, None], link))
+            counts = pm.Data("counts", prep.effective_counts)
+            pm.Potential("loglik", (counts * pt.log(pt.clip(p, 1e-300, 1.0))).sum())
+        else:
+            sd_u = pm.HalfNormal("sd_respondent", sigma=pri.respondent_sd * unit)
+            z = pm.Normal("z_respondent", 0.0, 1.0, dims="respondent")
+            rows = {k: pm.Data(f"row_{k}", v) for k, v in prep.rows.items()}
+            eta_row = eta[rows["cell"]] + sd_u * z[rows["respondent"]]
+            cdf = _cdf(kappa[None, :] - eta_row[:, None], link)
+            n = cdf.shape[0]
+            ext = pt.concatenate([pt.zeros((n, 1)), cdf, pt.ones((n, 1))], axis=1)
+            y = rows["y"]
+            p_row = ext[pt.arange(n), y + 1] - ext[pt.arange(n), y]
+            pm.Potential("loglik", (rows["lam"] * pt.log(pt.clip(p_row, 1e-300, 1.0))).sum())
+            # the cell spectrum averages over the respondent intercept
+            x, wq = np.polynomial.hermite_e.hermegauss(GH_NODES)
+            wq = wq / wq.sum()
+            shifted = eta[:, None, None] + sd_u * x[None, :, None]
+            cond = _category_probs(_cdf(kappa[None, None, :] - shifted, link))
+            p = (cond * wq[None, :, None]).sum(1)
+        p = pm.Deterministic("p", p, dims=("cell", "category"))
+        pm.Deterministic("mean_rating", p @ values, dims="cell")
+        pm.Deterministic("bottom_box", p[:, :2].sum(1), dims="cell")
+        pm.Deterministic("top_box", p[:, -2:].sum(1), dims="cell")
+    return model
+
+
+def _report_vars(prep: _Prepared) -> list[str]:
+    names = ["cutpoints", "p", *QUANTITIES]
+    for block in _blocks(prep.keys):
+        names += [f"sd_{_block_name(block)}", f"effect_{_block_name(block)}"]
+    return names + (["sd_respondent"] if prep.rows is not None else [])
+
+
+def _structure_key(prep: _Prepared, config: EmotionConfig) -> str:
+    blob = {"config": {k: v for k, v in config.to_dict().items() if k not in ("sampler", "prob")},
+            "levels": prep.levels, "K": prep.counts.shape[1], "blocks": prep.blocks,
+            "rows": None if prep.rows is None else [len(prep.rows["y"]), len(prep.respondents)]}
+    return "emotion-" + hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+
+
+def prior_predictive(study: Any, config: EmotionConfig = EmotionConfig(), draws: int = 500,
+                     seed: int = 0) -> xr.DataTree:
+    """Draws from the prior: group ``prior`` (cutpoints, effects, ``p``, cell mean,
+    bottom and top box) and ``prior_predictive`` (``counts``: ratings per cell x
+    category simulated for the observed number of ratings in each cell)."""
+    import pymc as pm
+
+    prep = _prepare(study, config)
+    model = _build_model(prep, config)
+    names = [*_report_vars(prep), "eta"]
+    with model, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Potential.*")
+        idata = pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed)
+    prior = idata["prior"].to_dataset()
+    rng = np.random.default_rng(seed)
+    p = prior["p"].values  # (chain, draw, cell, category)
+    n = np.broadcast_to(prep.counts.sum(1), p.shape[:-1])
+    sim = rng.multinomial(n, p / p.sum(-1, keepdims=True))
+    idata["prior_predictive"] = xr.DataTree(xr.Dataset(
+        {"counts": (("chain", "draw", "cell", "category"), sim)},
+        coords={"cell": prior["cell"], "category": prior["category"]}))
+    return idata
+
+
+def fit_emotion(study: Any, config: EmotionConfig = EmotionConfig(), *, seed: int = 0,
+                use_cache: bool = True) -> EmotionResult:
+    """Fit the emotion model (see the module docstring) to a study's ratings.
+
+    ``study`` is anything with ``ratings``, ``respondents`` and ``touchpoints``
+    tables (a loaded Study or a synthetic one). Fits are cached by (config, cell
+    data, seed); ``use_cache=False`` always samples.
+    """
+    prep = _prepare(study, config)
+    full = config.to_dict()
+    key_config = {k: v for k, v in full.items() if k != "prob"}
+
+    def draw() -> xr.DataTree:
+        model = _build_model(prep, config)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
+            return sample(model, config.sampler, seed, reuse_key=_structure_key(prep, config))
+
+    result = fit_cached(EmotionResult, key_config, prep.as_data(), seed, draw,
+                        var_names=_report_vars(prep), use_cache=use_cache)
+    result.config = full
+    return result
+
+
+# ---------------------------------------------------------------- results
+
+class EmotionResult(FitResult):
+    """A fitted emotion model with tidy summaries per cell, touchpoint and contrast.
+
+    Every summary has the posterior ``mean``, ``sd`` and the equal-tailed interval
+    (``eti90_low``/``eti90_high`` for prob 0.9), the number of ratings ``n`` behind it
+    and, where it is a share or mean, the ``observed`` (weighted) sample value.
+    Quantities: ``mean_rating``, ``bottom_box`` (share in the two lowest categories)
+    and ``top_box`` (two highest).
+    """
+
+    model: ClassVar[str] = "emotion"
+
+    # -- plumbing
+    @property
+    def keys(self) -> list[str]:
+        return list(self.data["keys"])
+
+    @property
+    def scale(self) -> tuple[int, int]:
+        lo, hi = self.data["scale"]
+        return int(lo), int(hi)
+
+    @property
+    def values(self) -> np.ndarray:
+        return np.arange(self.scale[0], self.scale[1] + 1)
+
+    def _prob(self, prob: float | None) -> float:
+        return float(prob if prob is not None else self.config.get("prob", 0.9))
+
+    def _cells(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self.data["cells"])
+        counts = np.asarray(self.data["counts"], dtype=float)
+        frame["n"] = counts.sum(1).astype(int)
+        frame["weight"] = np.asarray(self.data["weighted_counts"], dtype=float).sum(1)
+        frame["n_eff"] = np.asarray(self.data["n_eff"], dtype=float)
+        return frame
+
+    def _p(self) -> np.ndarray:
+        """Posterior draws of the cell spectra, (samples, cells, categories)."""
+        p = self.posterior["p"].transpose("chain", "draw", "cell", "category").values
+        return p.reshape(-1, *p.shape[2:])
+
+    def _pool(self, keep: list[str], standardise: str | None = None
+              ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        """Spectra pooled over the cell keys not in ``keep``: groups, draws, observed.
+
+        Cells are mixed by the sum of their ratings' weights. With ``standardise``
+        (a key in ``keep``) the mixing weights are those of all its levels together,
+        so groups that differ only in that key are compared on the same mix.
+        """
+        cells = self._cells()
+        wc = np.asarray(self.data["weighted_counts"], dtype=float)
+        keep = list(keep)
+        for k in keep:
+            if k not in self.keys:
+                raise ValueError(f"{k!r} is not a cell key of this fit ({self.keys})")
+        ordered = {k: pd.Categorical(cells[k], self.data["levels"][k]) for k in keep}
+        group_frame = pd.DataFrame(ordered)
+        codes = group_frame.groupby(keep, observed=True, sort=True).ngroup().to_numpy()
+        groups = (group_frame.drop_duplicates().sort_values(keep).reset_index(drop=True)
+                  .astype({k: str for k in keep}))
+        mix = cells["weight"].to_numpy(dtype=float)
+        if standardise is not None:
+            rest = [k for k in self.keys if k not in keep] + [k for k in keep if k != standardise]
+            if rest:
+                common = cells.groupby(rest, sort=False)["weight"].transform("sum")
+                mix = common.to_numpy(dtype=float)
+            else:
+                mix = np.ones(len(cells))
+        G = len(groups)
+        total = np.bincount(codes, weights=mix, minlength=G)
+        empty = total[codes] == 0  # a group without ratings: its cells mixed equally
+        mix = np.where(empty, 1.0, mix)
+        total = np.bincount(codes, weights=mix, minlength=G)
+        share = mix / total[codes]
+        M = np.zeros((G, len(cells)))
+        M[codes, np.arange(len(cells))] = share
+        draws = np.einsum("gc,sck->sgk", M, self._p())
+        observed = np.zeros((G, wc.shape[1]))
+        np.add.at(observed, codes, wc)
+        observed = np.divide(observed, observed.sum(1, keepdims=True),
+                             out=np.full_like(observed, np.nan),
+                             where=observed.sum(1, keepdims=True) > 0)
+        groups["n"] = np.bincount(codes, weights=cells["n"], minlength=G).astype(int)
+        return groups, draws, observed
+
+    def _quantities(self, spectra: np.ndarray) -> dict[str, np.ndarray]:
+        return {"mean_rating": spectra @ self.values, "bottom_box": spectra[..., :2].sum(-1),
+                "top_box": spectra[..., -2:].sum(-1)}
+
+    def _summary(self, draws: np.ndarray, prob: float) -> pd.DataFrame:
+        stats = interval(xr.DataArray(draws, dims=("sample", "row")), prob, dims=("sample",))
+        return pd.DataFrame({k: np.asarray(v) for k, v in stats.items()})
+
+    def _long(self, groups: pd.DataFrame, draws: np.ndarray, observed: np.ndarray,
+              prob: float, quantities: tuple[str, ...] = QUANTITIES) -> pd.DataFrame:
+        q_draws, q_obs = self._quantities(draws), self._quantities(observed)
+        parts = []
+        for q in quantities:
+            part = groups.drop(columns="n").copy()
+            part["quantity"] = q
+            part = pd.concat([part, self._summary(q_draws[q], prob)], axis=1)
+            part["n"] = groups["n"].to_numpy()
+            part["observed"] = q_obs[q]
+            parts.append(part)
+        return pd.concat(parts, ignore_index=True)
+
+    # -- public summaries
+    def cells(self, prob: float | None = None) -> pd.DataFrame:
+        """Per cell and quantity: posterior mean, sd, interval, ratings ``n``, ``observed``."""
+        groups, draws, observed = self._pool(self.keys)
+        return self._long(groups, draws, observed, self._prob(prob))
+
+    def spectrum(self, by: list[str] | tuple[str, ...] | None = None,
+                 prob: float | None = None) -> pd.DataFrame:
+        """The predictive distribution over the scale: P(value) per cell (or per ``by``
+        groups, pooled over the other keys) with its interval and the observed share."""
+        groups, draws, observed = self._pool(list(by) if by else self.keys)
+        parts = []
+        for k, value in enumerate(self.values):
+            part = groups.drop(columns="n").copy()
+            part["value"] = int(value)
+            part = pd.concat([part, self._summary(draws[..., k], self._prob(prob))], axis=1)
+            part["n"] = groups["n"].to_numpy()
+            part["observed"] = observed[:, k]
+            parts.append(part)
+        keep = [c for c in groups.columns if c != "n"]
+        return (pd.concat(parts, ignore_index=True).sort_values(keep + ["value"], kind="stable")
+                .reset_index(drop=True))
+
+    def touchpoint_summary(self, by: str | None = None, prob: float | None = None
+                           ) -> pd.DataFrame:
+        """Per touchpoint (and ``by``), pooled over the other cell keys with the weights
+        of the raters (the population of raters, weighted): mean rating, boxes."""
+        keep = ["touchpoint"] + ([by] if by else [])
+        groups, draws, observed = self._pool(keep)
+        return self._long(groups, draws, observed, self._prob(prob))
+
+    def journey_curve(self, by: str | None = None, prob: float | None = None) -> pd.DataFrame:
+        """Posterior mean rating per touchpoint (and ``by``) in stage order, for plotting."""
+        frame = self.touchpoint_summary(by, prob)
+        frame = frame[frame["quantity"] == "mean_rating"].drop(columns="quantity")
+        stage = {t: v["stage"] for t, v in self.data["touchpoints"].items()}
+        order = {t: v["stage_order"] for t, v in self.data["touchpoints"].items()}
+        position = {t: i for i, t in enumerate(self.data["levels"]["touchpoint"])}
+        frame.insert(1, "stage", frame["touchpoint"].map(stage))
+        frame.insert(2, "stage_order", frame["touchpoint"].map(order).astype("Int64"))
+        frame["_pos"] = frame["touchpoint"].map(position)
+        sort = (["stage_order", "_pos"] + ([by] if by else []))
+        return frame.sort_values(sort, kind="stable").drop(columns="_pos").reset_index(drop=True)
+
+    def contrast(self, by: str, a: str, b: str, within: list[str] | tuple[str, ...] | None = None,
+                 prob: float | None = None) -> pd.DataFrame:
+        """b minus a for the levels of cell key ``by`` (e.g. wave "2025-H2" vs "2025-H1").
+
+        One row per group of ``within`` (default: the other cell keys; cells pooled
+        over the keys left out, mixed by the same weights for a and b) and quantity:
+        the difference's mean, sd and interval, the posterior means of both sides,
+        their ratings ``n_a``/``n_b`` and ``prob_b_greater`` = P(b > a) — P(improved)
+        for the mean and the top box; for the bottom box a rise is a worsening.
+        """
+        if by not in self.keys:
+            raise ValueError(f"{by!r} is not a cell key of this fit ({self.keys})")
+        levels = self.data["levels"][by]
+        for level in (a, b):
+            if level not in levels:
+                raise ValueError(f"{level!r} is not a level of {by} ({levels})")
+        within = [k for k in self.keys if k != by] if within is None else list(within)
+        if by in within:
+            raise ValueError("`within` must not hold `by`")
+        groups, draws, _ = self._pool(within + [by], standardise=by)
+        q = self._quantities(draws)
+        if within:
+            base = groups[within].drop_duplicates().reset_index(drop=True)
+            index = groups.set_index(within + [by]).index
+            ia = index.get_indexer(pd.MultiIndex.from_frame(base.assign(**{by: a})))
+            ib = index.get_indexer(pd.MultiIndex.from_frame(base.assign(**{by: b})))
+        else:
+            base = pd.DataFrame(index=[0])
+            ia, ib = [levels.index(a)], [levels.index(b)]
+        parts = []
+        for name in QUANTITIES:
+            diff = q[name][:, ib] - q[name][:, ia]
+            part = base.copy()
+            part.insert(len(within), "quantity", name)
+            part.insert(len(within) + 1, "a", a)
+            part.insert(len(within) + 2, "b", b)
+            part = pd.concat([part.reset_index(drop=True), self._summary(diff, self._prob(prob))],
+                             axis=1)
+            part["prob_b_greater"] = (diff > 0).mean(0)
+            part["a_mean"] = q[name][:, ia].mean(0)
+            part["b_mean"] = q[name][:, ib].mean(0)
+            part["n_a"] = groups["n"].to_numpy()[ia]
+            part["n_b"] = groups["n"].to_numpy()[ib]
+            parts.append(part)
+        out = pd.concat(parts, ignore_index=True)
+        out.insert(0, "by", by)
+        return out
+
+    def parameters(self, prob: float | None = None) -> pd.DataFrame:
+        """Cutpoints, effect standard deviations and effects (latent scale), tidy."""
+        post = self.posterior
+        names = [v for v in post.data_vars
+                 if v == "cutpoints" or v.startswith(("sd_", "effect_"))]
+        frames = []
+        for name in names:
+            da = post[name]
+            stats = interval(da, self._prob(prob))
+            frame = xr.Dataset(stats).to_dataframe().reset_index() if da.ndim > 2 else \
+                pd.DataFrame({k: [float(v)] for k, v in stats.items()})
+            level_cols = [c for c in frame.columns if c not in stats]
+            frame["level"] = (frame[level_cols].astype(str).agg(SEPARATOR.join, axis=1)
+                              if level_cols else "")
+            frame.insert(0, "parameter", name)
+            frames.append(frame[["parameter", "level", *stats]])
+        return pd.concat(frames, ignore_index=True)
