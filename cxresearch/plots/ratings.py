@@ -1,8 +1,4 @@
-"""The pictures CX researchers expect, drawn with matplotlib and seaborn.
-
-Every function takes tidy frames (raw shares or posterior summaries) and returns
-the matplotlib Figure, so notebooks show it and tests can inspect it.
-"""
+"""Ratings: the spectrum of answers over the scale."""
 
 from __future__ import annotations
 
@@ -12,7 +8,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-sns.set_theme(style="whitegrid", context="notebook")
+from cxresearch.plots.common import DIVERGING
 
 
 def spectrum(shares: pd.DataFrame, *, label: str = "touchpoint", scale: tuple[int, int],
@@ -29,7 +25,7 @@ def spectrum(shares: pd.DataFrame, *, label: str = "touchpoint", scale: tuple[in
     table = (shares.pivot_table(index=label, columns="category", values="share", sort=False)
              .reindex(columns=cats, fill_value=0.0).fillna(0.0))
     mid = (lo + hi) / 2
-    colours = sns.color_palette("RdBu", len(cats))
+    colours = sns.color_palette(DIVERGING, len(cats))
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(table) + 1.6))
     y = np.arange(len(table))[::-1]
     left_total = table[[c for c in cats if c < mid]].sum(axis=1) + (
@@ -63,10 +59,3 @@ def raw_shares(ratings: pd.DataFrame, by: str = "touchpoint",
         counts[by] = counts[by].astype(str)
     return counts
 
-
-def show(fig: Figure) -> None:
-    """Display a figure once in a notebook (and free it)."""
-    from IPython.display import display
-
-    display(fig)
-    plt.close(fig)
