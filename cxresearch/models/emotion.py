@@ -403,7 +403,6 @@ def _build_model(prep: _Prepared, config: EmotionConfig):
                                        n_zerosum_axes=len(block))
                 effect = pm.Deterministic(f"effect_{name}", sd * raw, dims=block)
             eta = eta + effect[tuple(idx[k] for k in block)]
-        eta = pm.Deterministic("eta", eta, dims="cell")
         if prep.rows is None:
             p = _category_probs(_cdf(kappa[None, :] - eta[:, None], link))
             counts = pm.Data("counts", prep.effective_counts)
@@ -419,17 +418,56 @@ def _build_model(prep: _Prepared, config: EmotionConfig):
             y = rows["y"]
             p_row = ext[pt.arange(n), y + 1] - ext[pt.arange(n), y]
             pm.Potential("loglik", (rows["lam"] * pt.log(pt.clip(p_row, 1e-300, 1.0))).sum())
-            # the cell spectrum averages over the respondent intercept
-            x, wq = np.polynomial.hermite_e.hermegauss(GH_NODES)
-            wq = wq / wq.sum()
-            shifted = eta[:, None, None] + sd_u * x[None, :, None]
-            cond = _category_probs(_cdf(kappa[None, None, :] - shifted, link))
-            p = (cond * wq[None, :, None]).sum(1)
-        p = pm.Deterministic("p", p, dims=("cell", "category"))
-        pm.Deterministic("mean_rating", p @ values, dims="cell")
-        pm.Deterministic("bottom_box", p[:, :2].sum(1), dims="cell")
-        pm.Deterministic("top_box", p[:, -2:].sum(1), dims="cell")
     return model
+
+
+def _derive(post: xr.Dataset, data: dict[str, Any], link: str) -> xr.Dataset:
+    """Cell linear predictors, spectra, mean rating and boxes from the parameters' draws.
+
+    Computed after sampling (numpy) rather than in the model graph: the same numbers,
+    a smaller graph to compile. With a respondent intercept the spectra average over it
+    (Gauss-Hermite quadrature): the population-averaged distribution of each cell.
+    """
+    from scipy.special import expit, ndtr
+
+    keys = data["keys"]
+    cells = pd.DataFrame(data["cells"])
+    sample_dims = [d for d in post["cutpoints"].dims if d != "cutpoint"]
+    eta = 0.0
+    for block in _blocks(tuple(keys)):
+        effect = post[f"effect_{_block_name(block)}"]
+        where = {k: xr.DataArray(pd.Index(data["levels"][k]).get_indexer(cells[k]), dims="cell")
+                 for k in block}
+        eta = eta + effect.isel(where).drop_vars(list(block), errors="ignore")
+    eta = eta.transpose(*sample_dims, "cell")
+    F = expit if link == "logit" else ndtr
+    kappa = post["cutpoints"].transpose(*sample_dims, "cutpoint").values
+    e = eta.values
+    if "sd_respondent" in post:
+        x, wq = np.polynomial.hermite_e.hermegauss(GH_NODES)
+        wq = wq / wq.sum()
+        sd = post["sd_respondent"].transpose(*sample_dims).values
+        shifted = e[..., None] + sd[..., None, None] * x  # (..., cell, node)
+        cdf = F(kappa[..., None, None, :] - shifted[..., None])
+        p = np.einsum("...gk,g->...k", _np_category_probs(cdf), wq)
+    else:
+        p = _np_category_probs(F(kappa[..., None, :] - e[..., None]))
+    lo, hi = data["scale"]
+    values = np.arange(lo, hi + 1)
+    coords = {d: post[d] for d in sample_dims if d in post.coords}
+    coords |= {"cell": [SEPARATOR.join(str(v) for v in row)
+                        for row in cells[keys].itertuples(index=False)],
+               "category": values}
+    dims = (*sample_dims, "cell")
+    return xr.Dataset({"eta": (dims, e), "p": ((*dims, "category"), p),
+                       "mean_rating": (dims, p @ values),
+                       "bottom_box": (dims, p[..., :2].sum(-1)),
+                       "top_box": (dims, p[..., -2:].sum(-1))}, coords=coords)
+
+
+def _np_category_probs(cdf: np.ndarray) -> np.ndarray:
+    ones = np.ones(cdf.shape[:-1] + (1,))
+    return np.diff(np.concatenate([0 * ones, cdf, ones], axis=-1), axis=-1)
 
 
 def _report_vars(prep: _Prepared) -> list[str]:
@@ -455,11 +493,13 @@ def prior_predictive(study: Any, config: EmotionConfig = EmotionConfig(), draws:
 
     prep = _prepare(study, config)
     model = _build_model(prep, config)
-    names = [*_report_vars(prep), "eta"]
+    names = [v for v in _report_vars(prep) if v in model.named_vars]
     with model, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Potential.*")
         idata = pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed)
     prior = idata["prior"].to_dataset()
+    prior = prior.merge(_derive(prior, prep.as_data(), config.link))
+    idata["prior"] = xr.DataTree(prior)
     rng = np.random.default_rng(seed)
     p = prior["p"].values  # (chain, draw, cell, category)
     n = np.broadcast_to(prep.counts.sum(1), p.shape[:-1])
@@ -486,9 +526,13 @@ def fit_emotion(study: Any, config: EmotionConfig = EmotionConfig(), *, seed: in
         model = _build_model(prep, config)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module="pymc")
-            return sample(model, config.sampler, seed, reuse_key=_structure_key(prep, config))
+            idata = sample(model, config.sampler, seed, reuse_key=_structure_key(prep, config))
+        post = idata["posterior"].to_dataset()
+        idata["posterior"] = xr.DataTree(post.merge(_derive(post, data, config.link)))
+        return idata
 
-    result = fit_cached(EmotionResult, key_config, prep.as_data(), seed, draw,
+    data = prep.as_data()
+    result = fit_cached(EmotionResult, key_config, data, seed, draw,
                         var_names=_report_vars(prep), use_cache=use_cache)
     result.config = full
     return result

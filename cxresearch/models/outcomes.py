@@ -279,7 +279,8 @@ def _outcome_model(data: dict, config: dict):
                             transform=pm.distributions.transforms.ordered,
                             initval=np.linspace(-1.5, 1.5, K - 1))
             sigma = pm.HalfNormal("sigma_group", 1.0)
-            z = pm.Normal("z_group", 0.0, 1.0, dims="group")
+            # group locations sum to zero (the cutpoints carry the overall location)
+            z = pm.ZeroSumNormal("z_group", 1.0, dims="group")
             eta = pm.Deterministic("eta", sigma * z, dims="group")
             base = pm.Deterministic("base", _ordinal_spectrum(cut, eta, pt),
                                     dims=("group", "category"))

@@ -5,7 +5,10 @@ summaries) and returns the matplotlib Figure, so notebooks show it (``show``) an
 tests can inspect it.
 """
 
-from cxresearch.plots.common import show
+from cxresearch.plots.common import forest, show
+from cxresearch.plots.emotion import journey_curve, journey_grid
+from cxresearch.plots.outcomes import over_periods
 from cxresearch.plots.ratings import raw_shares, spectrum
 
-__all__ = ["raw_shares", "show", "spectrum"]
+__all__ = ["forest", "journey_curve", "journey_grid", "over_periods", "raw_shares", "show",
+           "spectrum"]
