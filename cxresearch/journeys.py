@@ -1,7 +1,8 @@
 """Journeys from event logs: paths, variants, transitions, drop-off and time between steps.
 
-Every function takes an event log and returns a small pandas frame; the work runs
-in DuckDB SQL (window functions and ordered list aggregates), so a log of 10^7
+Every function takes an event log and returns a pandas frame (one row per journey
+for :func:`paths`, small aggregates otherwise); the work runs in DuckDB SQL (window
+functions and ordered list aggregates over touchpoint codes), so a log of 10^7
 events is aggregated without being loaded into pandas. Accepted inputs:
 
 * an :class:`~cxresearch.io.events.EventLog` (DuckDB-backed);
@@ -119,6 +120,7 @@ class _Source:
     counts: str | None = None  # path counts: a relation with path, n, conv
     outcome_table: str | None = None  # case_id, converted (one row per case)
     conversion_touchpoints: tuple[str, ...] = ()
+    outcome_label: str = CONVERTED
 
 
 def _gap_us(session_gap: object) -> int | None:
@@ -134,32 +136,38 @@ def _gap_us(session_gap: object) -> int | None:
     return int(gap / pd.Timedelta(microseconds=1))
 
 
-def _outcome_frame(outcomes: object, label: str) -> pd.DataFrame:
-    """``outcomes`` as one row per case: case_id (str), converted (bool)."""
+def _outcome_input(outcomes: object) -> pd.DataFrame:
+    """``outcomes`` as a frame with respondent_id, outcome, value (tidy, or from a mapping)."""
     if isinstance(outcomes, pd.DataFrame):
         missing = {"respondent_id", "outcome", "value"} - set(outcomes.columns)
         if missing:
             raise ValueError("outcomes needs the tidy columns respondent_id, outcome, value "
                              f"(missing: {', '.join(sorted(missing))})")
-        rows = outcomes[outcomes["outcome"].astype("str") == label]
-        if rows.empty:
-            raise ValueError(f"outcomes has no '{label}' rows to define conversion")
-        ids, values = rows["respondent_id"], rows["value"]
-    elif isinstance(outcomes, (Mapping, pd.Series)):
+        return outcomes[["respondent_id", "outcome", "value"]]
+    if isinstance(outcomes, (Mapping, pd.Series)):
         series = pd.Series(outcomes) if isinstance(outcomes, Mapping) else outcomes
-        ids, values = series.index.to_series(), series
-    else:
-        raise TypeError("outcomes must be the tidy outcomes table, a mapping or a Series "
-                        f"of case id -> 0/1, not {type(outcomes).__name__}")
-    values = pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce")
-    bad = ~values.isin([0, 1])
-    if bad.any():
-        shown = ", ".join(map(str, pd.Series(np.asarray(ids))[bad.to_numpy()].head(5)))
-        raise ValueError(f"'{label}' must be 0 or 1; {int(bad.sum())} other value(s) "
-                         f"(cases {shown})")
-    frame = pd.DataFrame({"case_id": pd.Series(np.asarray(ids)).astype("str").str.strip(),
-                          "converted": values.to_numpy() == 1})
-    return frame.groupby("case_id", as_index=False)["converted"].any()
+        values = pd.to_numeric(pd.Series(np.asarray(series, dtype=object)), errors="coerce")
+        return pd.DataFrame({"respondent_id": np.asarray(series.index).astype(str),
+                             "outcome": CONVERTED, "value": values.to_numpy(dtype=float)})
+    raise TypeError("outcomes must be the tidy outcomes table, a mapping or a Series "
+                    f"of case id -> 0/1, not {type(outcomes).__name__}")
+
+
+def _outcome_table(con, raw: str, table: str, label: str) -> None:
+    """Create the temp table ``table`` (case_id, converted) from the outcomes in ``raw``."""
+    rows = (f"SELECT trim(CAST(respondent_id AS VARCHAR)) AS case_id, TRY_CAST(value AS DOUBLE)"
+            f" AS v FROM {raw} WHERE CAST(outcome AS VARCHAR) = {_lit(label)}")
+    total, bad, shown = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE v IS NULL OR v NOT IN (0, 1)), "
+        f"list(case_id) FILTER (WHERE v IS NULL OR v NOT IN (0, 1))[1:5] FROM ({rows})"
+    ).fetchone()
+    if total == 0:
+        raise ValueError(f"outcomes has no '{label}' rows to define conversion")
+    if bad:
+        raise ValueError(f"'{label}' must be 0 or 1; {bad} other value(s) (cases "
+                         f"{', '.join(map(str, shown))})")
+    con.execute(f"CREATE TEMP TABLE {table} AS SELECT case_id, bool_or(v = 1) AS converted "
+                f"FROM ({rows}) GROUP BY case_id")
 
 
 def _counts_frame(data: pd.DataFrame) -> pd.DataFrame:
@@ -212,8 +220,6 @@ def _open(data: object, *, session_gap: object = None,
     if isinstance(data, Study):
         if outcomes is None and conversion_touchpoints is None:
             outcomes = _study_outcomes(data, conversion_outcome)
-            if outcomes is None:
-                conversion_touchpoints = None
         if data.event_log is not None:
             data = data.event_log
         elif not data.tables.get("paths", pd.DataFrame()).empty and not events_only:
@@ -271,15 +277,17 @@ def _open(data: object, *, session_gap: object = None,
             else conversion_touchpoints)
         otab = None
         if outcomes is not None:
-            otab = register(con, f"_cx_outcomes_{n}",
-                            _outcome_frame(outcomes, conversion_outcome))
-        _check_events(con, src, tps or (), otab, conversion_outcome,
+            raw = register(con, f"_cx_outcomes_raw_{n}", _outcome_input(outcomes))
+            otab = f"_cx_outcomes_{n}"
+            stack.callback(con.execute, f"DROP TABLE IF EXISTS {otab}")
+            _outcome_table(con, raw, otab, conversion_outcome)
+        _check_events(con, src, tps or (),
                       warn_no_signal=not events_only and tps is None and otab is None)
-        yield _Source(con, src=src, outcome_table=otab, conversion_touchpoints=tps or ())
+        yield _Source(con, src=src, outcome_table=otab, conversion_touchpoints=tps or (),
+                      outcome_label=conversion_outcome)
 
 
-def _check_events(con, src: str, tps: tuple[str, ...], otab: str | None, label: str,
-                  warn_no_signal: bool) -> None:
+def _check_events(con, src: str, tps: tuple[str, ...], warn_no_signal: bool) -> None:
     """Reserved state names are refused; a conversion definition that cannot work warns."""
     names = ", ".join(_lit(s) for s in (*STATES, *tps))
     found = dict(con.execute(f"SELECT touchpoint, count(*) FROM {src} WHERE touchpoint IN "
@@ -294,71 +302,113 @@ def _check_events(con, src: str, tps: tuple[str, ...], otab: str | None, label: 
     if tps and not set(tps) & set(found) and con.execute(
             f"SELECT EXISTS (SELECT 1 FROM {src})").fetchone()[0]:
         _warn(f"none of the conversion_touchpoints {list(tps)} occurs in the log")
-    if otab is not None:
-        cases, uncovered = con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE o.case_id IS NULL) FROM "
-            f"(SELECT DISTINCT case_id FROM {src}) e LEFT JOIN {otab} o USING (case_id)"
-        ).fetchone()
-        if uncovered:
-            _warn(f"{uncovered:,} of {cases:,} cases have no '{label}' outcome and "
-                  "count as Drop-off unless another signal converts them")
+
+
+def _finish(s: _Source, df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """Warn about cases without an outcome row (column ``_missing``), then type the result."""
+    missing = df["_missing"].iloc[0] if "_missing" in df.columns and len(df) else 0
+    if pd.notna(missing) and (missing := int(missing)):
+        _warn(f"{missing:,} case(s) have no '{s.outcome_label}' outcome and count as "
+              "Drop-off unless a conversion touchpoint converts them")
+    return _typed(df, columns)
 
 
 # ---------------------------------------------------------------- SQL building blocks
+#
+# Touchpoints are coded as small integers (``d``: touchpoint -> code, ``names``: the
+# list of names, ``nm[code]``) before any sort or per-journey list is built: lists of
+# integers are several times cheaper than lists of strings and keep DuckDB within its
+# memory limit at 10^7 events (lists of strings ran out of 512 MB there).
 
 
 def _collapse(expr: str) -> str:
     return f"list_filter({expr}, lambda x, i: i = 1 OR x <> {expr}[i - 1])"
 
 
-def _sessions_ctes(src: str, gap_us: int | None, collapse: bool) -> list[str]:
-    """CTEs ``ev`` (case_id, session, ts, seq, touchpoint, keep): events with their
-    session number and whether they start a step (false for a merged repeat)."""
-    ctes = [f"ev0 AS (SELECT case_id, timestamp AS ts, touchpoint, seq FROM {src})"]
-    if gap_us is None and not collapse:
-        return [*ctes, "ev AS (SELECT *, 1 AS session, true AS keep FROM ev0)"]
+def _events_ctes(s: _Source, gap_us: int | None, keep: bool = False) -> list[str]:
+    """CTEs ``d``, ``names`` and ``ev`` (case_id, ts, seq, code, conv_ev, session,
+    last_session, keep): every event with its touchpoint code, whether it is a
+    conversion touchpoint, its session and (with ``keep``) whether it starts a step
+    (false for an immediate repeat, which ``collapse_repeats`` merges)."""
+    conv = (f"touchpoint IN ({', '.join(map(_lit, s.conversion_touchpoints))})"
+            if s.conversion_touchpoints else "false")
+    ctes = [f"d AS (SELECT touchpoint, (row_number() OVER (ORDER BY touchpoint))::INTEGER AS "
+            f"code FROM (SELECT DISTINCT touchpoint FROM {s.src}))",
+            "names AS (SELECT list(touchpoint ORDER BY code) AS nm FROM d)",
+            f"ev0 AS (SELECT case_id, timestamp AS ts, seq, code, {conv} AS conv_ev "
+            f"FROM {s.src} JOIN d USING (touchpoint))"]
+    if gap_us is None and not keep:
+        return [*ctes, "ev AS (SELECT *, 1 AS session, true AS last_session, true AS keep "
+                       "FROM ev0)"]
     split = (f"coalesce(date_diff('microsecond', lag(ts) OVER o, ts) > {gap_us}, true)"
              if gap_us is not None else "lag(ts) OVER o IS NULL")
-    ctes.append(f"ev1 AS (SELECT *, {split} AS new_session, lag(touchpoint) OVER o AS prev_tp "
+    ctes.append(f"ev1 AS (SELECT *, {split} AS new_session, lag(code) OVER o AS prev "
                 "FROM ev0 WINDOW o AS (PARTITION BY case_id ORDER BY ts, seq))")
-    session = ("sum(new_session::BIGINT) OVER (PARTITION BY case_id ORDER BY ts, seq "
-               "ROWS UNBOUNDED PRECEDING)" if gap_us is not None else "1")
-    keep = "new_session OR prev_tp IS DISTINCT FROM touchpoint" if collapse else "true"
-    ctes.append(f"ev AS (SELECT case_id, ts, touchpoint, seq, {session} AS session, "
-                f"{keep} AS keep FROM ev1)")
+    if gap_us is None:
+        session, last = "1", "true"
+    else:
+        session = ("sum(new_session::BIGINT) OVER (o ROWS UNBOUNDED PRECEDING)")
+        last = ("session = sum(new_session::BIGINT) OVER (o ROWS BETWEEN UNBOUNDED PRECEDING "
+                "AND UNBOUNDED FOLLOWING)")
+    flag = "new_session OR prev IS DISTINCT FROM code" if keep else "true"
+    ctes.append(f"ev AS (SELECT case_id, ts, seq, code, conv_ev, {session} AS session, "
+                f"{last} AS last_session, {flag} AS keep FROM ev1 "
+                "WINDOW o AS (PARTITION BY case_id ORDER BY ts, seq))")
     return ctes
+
+
+def _converted(s: _Source, conv_tp: str, key: str = "case_id") -> tuple[str, str, str]:
+    """SQL for a journey's conversion (given its touchpoint signal ``conv_tp``), for
+    whether its case lacks an outcome row (counted once, in the last session), and the
+    join to the outcome table they need (on ``key``)."""
+    if s.outcome_table is None:
+        return conv_tp, "false", ""
+    return (f"({conv_tp} OR coalesce(o.converted AND last_session, false))",
+            "(o.case_id IS NULL AND last_session)",
+            f" LEFT JOIN {s.outcome_table} o ON o.case_id = {key}")
 
 
 def _journeys_ctes(s: _Source, gap_us: int | None, collapse: bool) -> list[str]:
-    """CTEs ending in ``jc`` (case_id, session, tps, events, first_ts, last_ts, converted)."""
-    ctes = _sessions_ctes(s.src, gap_us, False)  # repeats are merged in the list below
-    conv_tp = (f"bool_or(touchpoint IN ({', '.join(map(_lit, s.conversion_touchpoints))}))"
-               if s.conversion_touchpoints else "false")
-    ctes.append("j AS (SELECT case_id, session, list(touchpoint ORDER BY ts, seq) AS tps, "
-                f"count(*) AS events, min(ts) AS first_ts, max(ts) AS last_ts, {conv_tp} AS "
-                "conv_tp FROM ev GROUP BY case_id, session)")
-    tps = _collapse("tps") if collapse else "tps"
-    if s.outcome_table is None:
-        converted, join = "conv_tp", ""
-    else:
-        last = ("session = max(session) OVER (PARTITION BY case_id)" if gap_us is not None
-                else "true")
-        converted = f"conv_tp OR coalesce(o.converted AND {last}, false)"
-        join = f" LEFT JOIN {s.outcome_table} o USING (case_id)"
-    ctes.append(f"jc AS (SELECT case_id, session, {tps} AS tps, events, first_ts, last_ts, "
-                f"{converted} AS converted FROM j{join})")
-    return ctes
+    """CTEs ending in ``jc`` (case_id, session, l: touchpoint codes, events, first_ts,
+    last_ts, converted), one row per journey."""
+    converted, missing, join = _converted(s, "conv_tp", "j.case_id")
+    l_expr = _collapse("l") if collapse else "l"
+    return [*_events_ctes(s, gap_us),
+            "j AS (SELECT case_id, session, list(code ORDER BY ts, seq) AS l, count(*) AS "
+            "events, min(ts) AS first_ts, max(ts) AS last_ts, bool_or(conv_ev) AS conv_tp, "
+            "bool_and(last_session) AS last_session FROM ev GROUP BY case_id, session)",
+            f"jc AS (SELECT j.case_id, session, {l_expr} AS l, events, first_ts, last_ts, "
+            f"{converted} AS converted, {missing} AS missing FROM j{join})"]
 
 
 def _variants_ctes(s: _Source, gap_us: int | None, collapse: bool) -> list[str]:
-    """CTEs ending in ``v`` (tps, n, conv): one row per distinct path (a list)."""
+    """CTEs ending in ``v`` (tps: list of touchpoints, n: journeys, conv: converted)."""
     if s.counts is not None:
         tps = f"string_split(path, {_lit(PATH_SEPARATOR)})"
         return [f"v AS (SELECT {_collapse(tps) if collapse else tps} AS tps, "
-                f"sum(n)::BIGINT AS n, sum(conv)::BIGINT AS conv FROM {s.counts} GROUP BY 1)"]
+                f"sum(n)::BIGINT AS n, sum(conv)::BIGINT AS conv, 0 AS missing "
+                f"FROM {s.counts} GROUP BY 1)"]
     return [*_journeys_ctes(s, gap_us, collapse),
-            "v AS (SELECT tps, count(*) AS n, count(*) FILTER (WHERE converted) AS conv "
-            "FROM jc GROUP BY tps)"]
+            "v0 AS (SELECT array_to_string(l, ',') AS k, any_value(l) AS l, count(*) AS n, "
+            "count(*) FILTER (WHERE converted) AS conv, count(*) FILTER (WHERE missing) AS "
+            "missing FROM jc GROUP BY k)",
+            "v AS (SELECT list_transform(l, lambda x: nm[x]) AS tps, n, conv, missing "
+            "FROM v0, names)"]
+
+
+def _steps_ctes(s: _Source, gap_us: int | None, collapse: bool, times: bool = False
+                ) -> list[str]:
+    """CTEs ending in ``st`` (case_id, code, first, nx, last_session, conv_tp; with
+    ``times`` also ts, nx_ts): every step of every journey with the next step, by one
+    window pass. Only the window functions needed are asked for (each costs time at
+    10^7 events)."""
+    conv_tp = ("bool_or(conv_ev) OVER (o ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED "
+               "FOLLOWING)" if s.conversion_touchpoints else "false")
+    extra = ", ts, lead(ts) OVER o AS nx_ts" if times else ""
+    return [*_events_ctes(s, gap_us, keep=collapse),
+            "st AS (SELECT case_id, code, last_session, lag(code) OVER o IS NULL AS first, "
+            f"lead(code) OVER o AS nx, {conv_tp} AS conv_tp{extra} FROM ev WHERE keep "
+            "WINDOW o AS (PARTITION BY case_id, session ORDER BY ts, seq))"]
 
 
 def _with(ctes: list[str], select: str) -> str:
@@ -386,12 +436,14 @@ def paths(data: EventLog | Study | pd.DataFrame, *, session_gap: str | None = No
                outcomes=outcomes, conversion_outcome=conversion_outcome,
                events_only=True) as s:
         sql = _with(_journeys_ctes(s, gap, collapse_repeats),
-                    f"SELECT case_id, session, array_to_string(tps, {_lit(PATH_SEPARATOR)}) AS "
-                    "path, len(tps) AS steps, events, first_ts AS first_timestamp, last_ts AS "
-                    "last_timestamp, last_ts - first_ts AS duration, converted, CASE WHEN "
-                    f"converted THEN {_lit(CONVERSION)} ELSE {_lit(DROP_OFF)} END AS end_state "
-                    "FROM jc ORDER BY case_id, session")
-        return _typed(s.con.execute(sql).df(), PATHS_COLUMNS)
+                    "SELECT case_id, session, array_to_string(list_transform(l, lambda x: "
+                    f"nm[x]), {_lit(PATH_SEPARATOR)}) AS path, len(l) AS steps, events, "
+                    "first_ts AS first_timestamp, last_ts AS last_timestamp, last_ts - first_ts "
+                    "AS duration, converted, CASE WHEN converted THEN "
+                    f"{_lit(CONVERSION)} ELSE {_lit(DROP_OFF)} END AS end_state, "
+                    "sum(missing::INTEGER) OVER () AS _missing "
+                    "FROM jc, names ORDER BY case_id, session")
+        return _finish(s, s.con.execute(sql).df(), PATHS_COLUMNS)
 
 
 def variants(data: EventLog | Study | pd.DataFrame, top: int | None = None, *,
@@ -408,15 +460,18 @@ def variants(data: EventLog | Study | pd.DataFrame, top: int | None = None, *,
     ``data`` may also be the frame of :func:`paths` or aggregated path counts.
     """
     gap = _gap_us(session_gap)
+    if top is not None and int(top) < 0:
+        raise ValueError(f"top must be >= 0, got {top}")
     limit = "" if top is None else f" LIMIT {int(top)}"
     with _open(data, session_gap=session_gap, conversion_touchpoints=conversion_touchpoints,
                outcomes=outcomes, conversion_outcome=conversion_outcome) as s:
         sql = _with(_variants_ctes(s, gap, collapse_repeats),
                     f"SELECT array_to_string(tps, {_lit(PATH_SEPARATOR)}) AS path, "
                     "len(tps) AS steps, n AS journeys, n / sum(n) OVER () AS share, "
-                    "conv AS conversions, n - conv AS nulls, conv / n AS conversion_rate "
+                    "conv AS conversions, n - conv AS nulls, conv / n AS conversion_rate, "
+                    "sum(missing) OVER () AS _missing "
                     f"FROM v WHERE n > 0 ORDER BY journeys DESC, path{limit}")
-        return _typed(s.con.execute(sql).df(), VARIANTS_COLUMNS)
+        return _finish(s, s.con.execute(sql).df(), VARIANTS_COLUMNS)
 
 
 def transitions(data: EventLog | Study | pd.DataFrame, *, session_gap: str | None = None,
@@ -435,25 +490,41 @@ def transitions(data: EventLog | Study | pd.DataFrame, *, session_gap: str | Non
     gap = _gap_us(session_gap)
     with _open(data, session_gap=session_gap, conversion_touchpoints=conversion_touchpoints,
                outcomes=outcomes, conversion_outcome=conversion_outcome) as s:
-        sql = _with([*_variants_ctes(s, gap, collapse_repeats),
-                     f"p AS (SELECT unnest(list_zip(list_prepend({_lit(START)}, tps), tps, "
-                     "true)) AS pair, n FROM v)",
-                     "t AS (SELECT pair[1] AS \"from\", pair[2] AS \"to\", sum(n) AS count "
-                     "FROM p GROUP BY ALL "
-                     f"UNION ALL SELECT tps[-1], {_lit(CONVERSION)}, sum(conv) FROM v "
-                     "GROUP BY ALL "
-                     f"UNION ALL SELECT tps[-1], {_lit(DROP_OFF)}, sum(n - conv) FROM v "
-                     "GROUP BY ALL)"],
-                    "SELECT \"from\", \"to\", count, count / sum(count) OVER (PARTITION BY "
-                    "\"from\") AS share FROM t WHERE count > 0 ORDER BY \"from\" <> "
-                    f"{_lit(START)}, \"from\", count DESC, \"to\"")
-        return _typed(s.con.execute(sql).df(), TRANSITIONS_COLUMNS)
+        if s.counts is not None:  # from path counts: pairs of the (few) distinct paths
+            ctes = [*_variants_ctes(s, gap, collapse_repeats),
+                    f"p AS (SELECT unnest(list_zip(list_prepend({_lit(START)}, tps), tps, "
+                    "true)) AS pair, n FROM v)",
+                    "t AS (SELECT pair[1] AS \"from\", pair[2] AS \"to\", sum(n) AS count "
+                    "FROM p GROUP BY ALL "
+                    f"UNION ALL SELECT tps[-1], {_lit(CONVERSION)}, sum(conv) FROM v "
+                    "GROUP BY ALL "
+                    f"UNION ALL SELECT tps[-1], {_lit(DROP_OFF)}, sum(n - conv) FROM v "
+                    "GROUP BY ALL)"]
+            missing = "0"
+        else:  # from events: one window pass (lag, lead), no per-journey lists
+            # only last steps are looked up in the outcome table (the others join on NULL)
+            converted, missing, join = _converted(
+                s, "conv_tp", "(CASE WHEN nx IS NULL AND last_session THEN st.case_id END)")
+            ctes = [*_steps_ctes(s, gap, collapse_repeats),
+                    f"g AS (SELECT code, nx, first, CASE WHEN nx IS NULL THEN {converted} END "
+                    f"AS conv, nx IS NULL AND {missing} AS missing, count(*) AS n "
+                    f"FROM st{join} GROUP BY ALL)",
+                    f"t AS (SELECT {_lit(START)} AS \"from\", nm[code] AS \"to\", sum(n) AS "
+                    "count FROM g, names WHERE first GROUP BY ALL "
+                    "UNION ALL SELECT nm[code], CASE WHEN nx IS NOT NULL THEN nm[nx] WHEN conv "
+                    f"THEN {_lit(CONVERSION)} ELSE {_lit(DROP_OFF)} END, sum(n) FROM g, names "
+                    "GROUP BY ALL)"]
+            missing = "(SELECT sum(n) FILTER (WHERE missing) FROM g)"
+        sql = _with(ctes, "SELECT \"from\", \"to\", count, count / sum(count) OVER (PARTITION "
+                          f"BY \"from\") AS share, {missing} AS _missing FROM t WHERE count > 0 "
+                          f"ORDER BY \"from\" <> {_lit(START)}, \"from\", count DESC, \"to\"")
+        return _finish(s, s.con.execute(sql).df(), TRANSITIONS_COLUMNS)
 
 
 def transition_matrix(transitions_frame: pd.DataFrame, *, shares: bool = True) -> pd.DataFrame:
-    """The :func:`transitions` frame as a square-ish matrix: rows ``Start`` and the
-    touchpoints, columns the touchpoints, ``Conversion`` and ``Drop-off`` (touchpoints
-    sorted by name); row shares (``shares=True``) or counts, 0 where none."""
+    """The :func:`transitions` frame as a matrix: rows ``Start`` and the touchpoints,
+    columns the touchpoints, ``Conversion`` and ``Drop-off`` (touchpoints sorted by
+    name); row shares (``shares=True``) or counts, 0 where there is no transition."""
     t = transitions_frame
     tps = sorted((set(t["from"]) | set(t["to"])) - set(STATES))
     value = "share" if shares else "count"
@@ -489,10 +560,11 @@ def dropoff(data: EventLog | Study | pd.DataFrame, *, session_gap: str | None = 
                     "SELECT touchpoint, visits, journeys, coalesce(ended, 0) AS ended, "
                     "coalesce(conversions, 0) AS conversions, coalesce(ended - conversions, 0)"
                     " AS drop_offs, drop_offs / visits AS dropoff_rate_per_visit, "
-                    "drop_offs / journeys AS dropoff_rate_per_journey FROM vis JOIN jr "
+                    "drop_offs / journeys AS dropoff_rate_per_journey, (SELECT sum(missing) "
+                    "FROM v) AS _missing FROM vis JOIN jr "
                     "USING (touchpoint) LEFT JOIN en USING (touchpoint) WHERE visits > 0 "
                     "ORDER BY drop_offs DESC, touchpoint")
-        return _typed(s.con.execute(sql).df(), DROPOFF_COLUMNS)
+        return _finish(s, s.con.execute(sql).df(), DROPOFF_COLUMNS)
 
 
 def time_between(data: EventLog | Study | pd.DataFrame, *, session_gap: str | None = None,
@@ -508,12 +580,12 @@ def time_between(data: EventLog | Study | pd.DataFrame, *, session_gap: str | No
     gap = _gap_us(session_gap)
     with _open(data, session_gap=session_gap, conversion_touchpoints=(),
                events_only=True) as s:
-        sql = _with([*_sessions_ctes(s.src, gap, collapse_repeats),
-                     "st AS (SELECT touchpoint AS \"from\", lead(touchpoint) OVER o AS \"to\", "
-                     "date_diff('microsecond', ts, lead(ts) OVER o) / 1e6 AS s FROM ev WHERE "
-                     "keep WINDOW o AS (PARTITION BY case_id, session ORDER BY ts, seq))"],
-                    "SELECT \"from\", \"to\", count(*) AS count, median(s) AS median_s, "
-                    "avg(s) AS mean_s, quantile_cont(s, 0.9) AS p90_s, median_s / 3600 AS "
-                    "median_h, mean_s / 3600 AS mean_h, p90_s / 3600 AS p90_h FROM st WHERE "
-                    "\"to\" IS NOT NULL GROUP BY ALL ORDER BY count DESC, \"from\", \"to\"")
+        sql = _with([*_steps_ctes(s, gap, collapse_repeats, times=True),
+                     "g AS (SELECT code, nx, count(*) AS count, median(x) AS median_s, avg(x) "
+                     "AS mean_s, quantile_cont(x, 0.9) AS p90_s FROM (SELECT code, nx, "
+                     "date_diff('microsecond', ts, nx_ts) / 1e6 AS x FROM st WHERE nx IS NOT "
+                     "NULL) GROUP BY ALL)"],
+                    "SELECT nm[code] AS \"from\", nm[nx] AS \"to\", count, median_s, mean_s, "
+                    "p90_s, median_s / 3600 AS median_h, mean_s / 3600 AS mean_h, p90_s / 3600 "
+                    "AS p90_h FROM g, names ORDER BY count DESC, \"from\", \"to\"")
         return _typed(s.con.execute(sql).df(), TIME_COLUMNS)
