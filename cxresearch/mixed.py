@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cxresearch.models.base import interval_names
 from cxresearch.text import redact as redact_text
 
 NO_RESPONDENT = "no respondent"
@@ -119,15 +120,16 @@ def _code_paths(codes: pd.DataFrame) -> dict[str, list[str]]:
     return out
 
 
-def _code_keys(codes: pd.DataFrame) -> dict[str, set[str]]:
-    """code -> the names a mapping may use for it: label, full path and bare name."""
-    keys: dict[str, set[str]] = {}
+def _code_keys(codes: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """code -> the names a mapping may use for it, in order of precedence: its label,
+    its full path, its bare name."""
+    keys: dict[str, tuple[str, ...]] = {}
     if codes.empty:
         return keys
     paths = codes["path"] if "path" in codes else codes["code"]
     for code, path in zip(codes["code"].astype(str), paths, strict=True):
         path = str(path) if isinstance(path, str) else code
-        keys[code] = {code, path, path.rsplit("/", 1)[-1]}
+        keys[code] = (code, path, path.rsplit("/", 1)[-1])
     return keys
 
 
@@ -146,14 +148,13 @@ def code_touchpoint_map(codes: pd.DataFrame, mapping: dict[str, str] | None,
     chains = _code_paths(codes)
     for code in codes_used or []:
         chains.setdefault(code, [code])
-        keys.setdefault(code, {code, code.rsplit("/", 1)[-1]})
+        keys.setdefault(code, (code, code.rsplit("/", 1)[-1]))
     known = set().union(*keys.values()) if keys else set()
     unknown = sorted(set(mapping) - known)
     out = {}
     for code, chain in chains.items():
         for node in chain:
-            hit = next((mapping[k] for k in sorted(keys.get(node, {node})) if k in mapping),
-                       None)
+            hit = next((mapping[k] for k in keys.get(node, (node,)) if k in mapping), None)
             if hit is not None:
                 out[code] = hit
                 break
@@ -429,7 +430,7 @@ def joint_display(study: Any, causes_result: Any = None, quotes: int = 2, seed: 
     if causes_result is not None:
         prob = float(causes_result.config.get("prob", 0.9))
         eff = causes_result.effects()
-        lo, hi = (c for c in eff.columns if c.startswith("eti") and c[3].isdigit())
+        lo, hi = interval_names(prob)
         eff = eff[["code", "touchpoint", "mean", lo, hi, "prob_positive"]].rename(
             columns={"mean": "effect", lo: f"effect_{lo}", hi: f"effect_{hi}"})
         out = out.merge(eff, on=["code", "touchpoint"], how="left")
