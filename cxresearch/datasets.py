@@ -393,7 +393,7 @@ def make_study(n_respondents: int = 1500, seed: int = 0, *, peak_end: bool = Tru
     config = {"name": f"Synthetic CX study (seed {seed})",
               "scales": {ITEM: {"min": lo, "max": hi}, "nps": {"min": 0, "max": 10},
                          "overall": {"min": 0, "max": 10}, "csat": {"min": 1, "max": 5},
-                         "ces": {"min": 1, "max": 7}},
+                         "ces": {"min": 1, "max": 7, "better": "higher"}},  # ease (CES 2.0)
               "synthetic": {"generator": "cxresearch.datasets.make_study",
                             "version": GENERATOR_VERSION, "n_respondents": n, "seed": seed,
                             "peak_end": world.peak_end, "wave_effect": world.wave_effect,
