@@ -144,7 +144,9 @@ def test_ces_direction_lower_is_better_by_default_and_configurable(big):
     assert truth[1]["ces_mean"] > truth[0]["ces_mean"]  # more effortless ratings later...
     waves = [w["wave"] for w in truth]
     config = dataclasses.replace(EXACT, weighted=True)
-    default = fit_outcome(big, "ces", by="wave", config=config, seed=0)
+    plain_ces = dataclasses.replace(big, config=big.config | {"scales": big.config["scales"]
+                                    | {"ces": {"min": 1, "max": 7}}})  # no direction given
+    default = fit_outcome(plain_ces, "ces", by="wave", config=config, seed=0)
     row = default.change(*waves).iloc[0]
     assert row["better"] == "lower" and row["improved_if"].startswith("b - a < 0")
     assert row["mean"] > 0 and row["p_improved"] < 0.05  # ...read as "more effort": worse
@@ -157,10 +159,9 @@ def test_ces_direction_lower_is_better_by_default_and_configurable(big):
     # a box where fewer is better: the bottom-2 box of an easy-is-high CES
     box = easy.change(*waves, quantity="bottom2_box").iloc[0]
     assert box["improved_if"].startswith("b - a < 0")
-    # the direction can live in study.yml
-    via_yml = dataclasses.replace(big, config=big.config | {"scales": big.config["scales"]
-                                  | {"ces": {"min": 1, "max": 7, "better": "higher"}}})
-    assert fit_outcome(via_yml, "ces", by="wave", config=config).better == "higher"
+    # the direction can live in study.yml, as the generator's does
+    assert big.config["scales"]["ces"]["better"] == "higher"
+    assert fit_outcome(big, "ces", by="wave", config=config).better == "higher"
 
 
 def test_equal_groups_give_no_confident_change_exact():
