@@ -12,7 +12,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,6 +36,18 @@ class SamplerConfig:
     chains: int = 2
     target_accept: float = 0.9
     sampler: str = "nutpie"  # "nutpie" or "pymc"
+
+
+def configure(config: Any, *, draws: int | None = None, tune: int | None = None,
+              chains: int | None = None) -> Any:
+    """``config`` with its sampler's draws, tune or chains replaced where given.
+
+    Notebooks pass their ``draws``/``tune`` parameters through this; ``None`` keeps
+    the model's own default (which may differ per model).
+    """
+    changes = {k: v for k, v in {"draws": draws, "tune": tune, "chains": chains}.items()
+               if v is not None}
+    return replace(config, sampler=replace(config.sampler, **changes)) if changes else config
 
 
 def interval_names(prob: float) -> tuple[str, str]:
@@ -65,14 +77,15 @@ def summarise(draws: xr.DataArray, prob: float = 0.9, name: str = "value") -> pd
     return frame.reset_index() if frame.index.nlevels > 1 or frame.index.name else frame
 
 
-def sample(model, sampler: SamplerConfig, seed: int, *,
-           reuse_key: str | None = None) -> xr.DataTree:
+def sample(model, sampler: SamplerConfig, seed: int, *, reuse_key: str | None = None,
+           nutpie_options: dict[str, Any] | None = None) -> xr.DataTree:
     """Draw from ``model`` with nutpie (or the PyMC sampler when nutpie is absent).
 
     ``reuse_key`` (optional) names the model's structure: graph, shapes and coords,
     everything but the values of its ``pm.Data`` containers. nutpie then compiles
     the model once per process and later fits with the same key only swap the
     data in (``with_data``), which saves the compilation (seconds) on refits.
+    ``nutpie_options`` go to ``nutpie.sample`` (e.g. ``adaptation="low_rank"``).
     """
     import pymc as pm
 
@@ -85,7 +98,9 @@ def sample(model, sampler: SamplerConfig, seed: int, *,
     kwargs = {"nuts_sampler": "nutpie"} if kind == "nutpie" else {"nuts_sampler": "pymc",
                                                                      "cores": 1}
     if kind == "nutpie" and reuse_key is not None:
-        return _sample_nutpie_reused(model, sampler, seed, reuse_key)
+        return _sample_nutpie_reused(model, sampler, seed, reuse_key, nutpie_options or {})
+    if kind == "nutpie" and nutpie_options:
+        kwargs["nuts"] = dict(nutpie_options)
     with model:
         return pm.sample(draws=sampler.draws, tune=sampler.tune, chains=sampler.chains,
                          target_accept=sampler.target_accept, random_seed=seed,
@@ -95,7 +110,8 @@ def sample(model, sampler: SamplerConfig, seed: int, *,
 _COMPILED: dict[str, Any] = {}  # reuse_key -> nutpie compiled model (this process only)
 
 
-def _sample_nutpie_reused(model, sampler: SamplerConfig, seed: int, key: str) -> xr.DataTree:
+def _sample_nutpie_reused(model, sampler: SamplerConfig, seed: int, key: str,
+                          options: dict[str, Any]) -> xr.DataTree:
     import nutpie
     from pymc.backends.arviz import patch_nutpie_idata
 
@@ -108,7 +124,7 @@ def _sample_nutpie_reused(model, sampler: SamplerConfig, seed: int, key: str) ->
     start = time.perf_counter()
     idata = nutpie.sample(compiled, draws=sampler.draws, tune=sampler.tune,
                           chains=sampler.chains, seed=seed, progress_bar=False, save_warmup=False,
-                          target_accept=sampler.target_accept)
+                          target_accept=sampler.target_accept, **options)
     patch_nutpie_idata(idata, model, sampling_time=time.perf_counter() - start)
     return idata
 
