@@ -8,16 +8,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from cxresearch.plots.common import DIVERGING
+from cxresearch.plots.common import DIVERGING, interval_columns
 
 NEGATIVE, POSITIVE, UNSURE = "#c0392b", "#2166ac", "#888888"
-
-
-def _interval_columns(frame: pd.DataFrame, prefix: str = "") -> tuple[str, str]:
-    cols = [c for c in frame.columns if c.startswith(f"{prefix}eti") and c.endswith("_low")]
-    if not cols:
-        raise ValueError(f"no {prefix}eti.._low / _high interval columns in the frame")
-    return cols[0], cols[0].removesuffix("_low") + "_high"
 
 
 def effects_forest(effects: pd.DataFrame, *, top: int | None = 30, title: str | None = None,
@@ -28,7 +21,7 @@ def effects_forest(effects: pd.DataFrame, *, top: int | None = 30, title: str | 
     ``eti.._low``/``eti.._high`` pair). Red: the interval lies below 0; blue: above;
     grey: it covers 0.
     """
-    lo, hi = _interval_columns(effects)
+    lo, hi = interval_columns(effects)
     prob = lo.removeprefix("eti").removesuffix("_low")
     frame = effects.assign(_k=effects["mean"].abs()).sort_values("_k", ascending=False)
     frame = frame.head(top) if top else frame

@@ -21,11 +21,20 @@ def show(fig: Figure) -> None:
     plt.close(fig)
 
 
-def interval_columns(frame, prob: float = 0.9) -> tuple[str, str]:
-    """The (low, high) column names of the equal-tailed interval with probability ``prob``."""
+def interval_columns(frame, prob: float | None = None, prefix: str = "") -> tuple[str, str]:
+    """The (low, high) column names of an equal-tailed interval in ``frame``.
+
+    With ``prob`` the columns of that probability (``eti90_low``...); without, the one
+    ``{prefix}eti.._low``/``_high`` pair the frame holds.
+    """
     from cxresearch.models.base import interval_names
 
-    low, high = interval_names(prob)
+    if prob is None:
+        found = [c for c in frame.columns if c.startswith(f"{prefix}eti") and c.endswith("_low")]
+        if len(found) != 1:
+            raise ValueError(f"expected one {prefix}eti.._low/_high column pair, got {found}")
+        return found[0], found[0].removesuffix("_low") + "_high"
+    low, high = (prefix + name for name in interval_names(prob))
     missing = [c for c in (low, high) if c not in frame.columns]
     if missing:
         raise ValueError(f"frame has no {', '.join(missing)} columns (interval at {prob:.0%})")

@@ -10,14 +10,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from cxresearch.plots.common import interval_columns
+
 MODEL_LABELS = {"peak_end": "peak-end model", "mean_only": "mean-only model"}
-
-
-def _interval_columns(frame: pd.DataFrame) -> tuple[str, str]:
-    low = [c for c in frame.columns if c.startswith(("eti", "hdi")) and c.endswith("_low")]
-    if len(low) != 1:
-        raise ValueError(f"expected one interval (…_low/…_high) column pair, got {low}")
-    return low[0], low[0][: -len("_low")] + "_high"
 
 
 def weights_forest(weights: pd.DataFrame, truth: Mapping[str, float] | None = None, *,
@@ -29,7 +24,7 @@ def weights_forest(weights: pd.DataFrame, truth: Mapping[str, float] | None = No
     interval probability is read from the column names). ``truth``: term -> planted
     value (e.g. :func:`cxresearch.models.peak_end.truth_weights`), drawn as crosses.
     """
-    low, high = _interval_columns(weights)
+    low, high = interval_columns(weights)
     pct = low[3:-4]
     frame = weights.copy()
     if "model" not in frame:
@@ -82,7 +77,7 @@ def overall_scatter(features: pd.DataFrame, lines: Mapping[str, pd.DataFrame] | 
         ax.scatter(x, y, s=8, alpha=alpha, color="#4c72b0", linewidths=0)
         if lines and term in lines:
             line = lines[term]
-            low, high = _interval_columns(line)
+            low, high = interval_columns(line)
             ax.fill_between(line[term], line[low], line[high], color="#dd8452", alpha=0.35,
                             label=f"{low[3:-4]}% interval")
             ax.plot(line[term], line["mean"], color="#dd8452", lw=2,
