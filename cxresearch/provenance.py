@@ -129,12 +129,14 @@ def render(info: dict[str, Any]) -> str:
 
 
 def fit_banner(result: Any):
-    """A loud warning to show under a fit that did not converge (nothing otherwise)."""
-    from IPython.display import HTML, Markdown
+    """Under every fit: a loud warning when it did not converge, and what it left out."""
+    from IPython.display import HTML
 
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
+    notes = f"<p>Left out of this model's input:</p><ul>{notes}</ul>" if notes else ""
     message = result.warning()
     if message is None:
-        return Markdown(f"*{result.model}: converged (max R-hat "
-                        f"{result.diagnostics['max_rhat']:.3f}, no divergences).*")
+        return HTML(f"<p><em>{html.escape(result.model)}: converged (max R-hat "
+                    f"{result.diagnostics['max_rhat']:.3f}, no divergences).</em></p>{notes}")
     return HTML(f"<div class='cx-warning' style='background:#fde2e1;border:2px solid #c00;"
-                f"padding:8px;font-weight:bold'>&#9888; {html.escape(message)}</div>")
+                f"padding:8px;font-weight:bold'>&#9888; {html.escape(message)}</div>{notes}")

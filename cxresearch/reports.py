@@ -69,10 +69,11 @@ def _parse_text(value: str, default: Any) -> Any:
         return value
     if value.lower() == "none":
         return None
-    try:
-        return ast.literal_eval(value)
-    except (ValueError, SyntaxError):
-        return value
+    if re.fullmatch(r"-?\d+", value):  # plain numbers only: "2025_1" stays a string
+        return int(value)
+    if re.fullmatch(r"-?\d*\.\d+", value):
+        return float(value)
+    return value
 
 
 def check_parameters(notebook: str | Path, given: dict[str, Any],

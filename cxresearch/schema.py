@@ -194,11 +194,20 @@ class _Checker:
         self.bad |= mask
 
 
+def as_text(values: pd.Series) -> pd.Series:
+    """Cells as stripped text (whole floats without '.0'); blanks become missing."""
+    if pd.api.types.is_float_dtype(values) and bool(
+            (values.dropna() == np.round(values.dropna())).all()):
+        values = values.astype("Int64")
+    text = values.astype("str").str.strip().where(values.notna())
+    return text.where(text != "")
+
+
 def _coerce(col: Column, raw: pd.Series, chk: _Checker) -> pd.Series:
     """Convert one column to its contract dtype, flagging values that do not fit."""
     missing = raw.isna() | (raw.astype("str").str.strip() == "")
     if col.kind in ("id", "str"):
-        out = raw.astype("str").str.strip().where(~missing)
+        out = as_text(raw)
         if col.required:
             chk.flag(missing.to_numpy(), col.name, "empty value")
         return out.astype("str")

@@ -18,6 +18,7 @@ against it.
 from __future__ import annotations
 
 import hashlib
+import inspect
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -69,23 +70,46 @@ class Study:
         return fingerprint(self.path)
 
     def subset(self, segment: str | None = None, wave: str | None = None) -> Study:
-        """The study restricted to one segment and/or wave (None keeps all).
+        """The study restricted to one segment and/or wave (both None: the study itself).
 
-        Tables keyed by respondent keep the rows of the chosen respondents; the
-        journey map, codebook and aggregated paths are kept whole.
+        Tables keyed by respondent keep the rows of the chosen respondents; rows whose
+        respondent is unknown (no id, or not in the respondents table) cannot be placed
+        in a segment or wave and are left out, counted in ``report.notes``. The event log
+        keeps the cases of the chosen respondents when its case ids are respondent ids
+        (else it is kept whole, with a note). The journey map, codebook and aggregated
+        paths are kept whole.
         """
+        if segment is None and wave is None:
+            return self
         people = self.respondents
         if segment is not None:
             people = people[people["segment"] == str(segment)]
         if wave is not None:
             people = people[people["wave"] == str(wave)]
-        keep = set(people["respondent_id"])
-        tables = {name: (df[df["respondent_id"].isin(keep)].reset_index(drop=True)
-                         if "respondent_id" in df.columns else df)
-                  for name, df in self.tables.items()}
+        keep, known = set(people["respondent_id"]), set(self.respondents["respondent_id"])
+        report = ValidationReport(dict(self.report.counts), list(self.report.problems),
+                                  list(self.report.exclusions), list(self.report.notes))
+        tables = {}
+        for name, df in self.tables.items():
+            if "respondent_id" not in df.columns or name == "respondents":
+                tables[name] = df
+                continue
+            ids = df["respondent_id"]
+            unknown = int((~ids.isin(known)).sum())
+            if unknown:
+                report.notes.append(f"subset: {unknown} {name} rows of unknown respondents "
+                                    "(no id or not in the respondents table) left out")
+            tables[name] = df[ids.isin(keep)].reset_index(drop=True)
         tables["respondents"] = people.reset_index(drop=True)
-        log = self.event_log.subset(keep) if self.event_log is not None else None
-        return Study(self.path, self.config, tables, self.report, log, self.files)
+        log = self.event_log
+        if log is not None:
+            cases = set(log.sql("SELECT DISTINCT case_id FROM events")["case_id"])
+            if cases & known:
+                log = log.subset(keep)
+            else:
+                report.notes.append("subset: event-log case ids are not respondent ids; "
+                                    "the whole log is kept")
+        return Study(self.path, self.config, tables, report, log, self.files)
 
     def __repr__(self) -> str:
         counts = ", ".join(f"{k}={v:,}" for k, v in self.report.counts.items())
@@ -136,6 +160,7 @@ def _sources(root: Path, config: dict) -> list[dict]:
         if "file" not in spec:
             raise fail(root / STUDY_FILE, f"source {i} has no 'file'", column="sources")
         spec.setdefault("format", guess_format(spec["file"]))
+        _check_source(root / STUDY_FILE, i, spec)
         sources.append(spec)
     named = {Path(s["file"]).name for s in sources}
     for table in TABLE_NAMES:
@@ -147,6 +172,25 @@ def _sources(root: Path, config: dict) -> list[dict]:
                                | ({"table": table} if fmt == "tidy" else {}))
     # the journey map first: the other tables are checked against it
     return sorted(sources, key=lambda s: s.get("table") != "touchpoints")
+
+
+def _check_source(config_file: Path, i: int, spec: dict) -> None:
+    """A source's format and options must fit its loader: say which source and key."""
+    where = f"source {i} ({spec['file']})"
+    try:
+        accepted = inspect.signature(loader(spec["format"])).parameters
+    except ValueError as exc:
+        raise fail(config_file, str(exc), row=where, column="format") from None
+    for key in spec:
+        if key not in ("file", "format") and key not in accepted:
+            options = [p for p in accepted if p not in ("path", "rules", "on_error", "report")]
+            raise fail(config_file, f"unknown option '{key}' for format '{spec['format']}' "
+                       f"(options: {', '.join(options)})", row=where, column=key)
+    for name, param in accepted.items():
+        if (param.kind is param.KEYWORD_ONLY and param.default is param.empty
+                and name not in spec):
+            raise fail(config_file, f"format '{spec['format']}' needs '{name}'", row=where,
+                       column=name)
 
 
 def load_study(path: str | Path, *, on_error: str = "raise") -> Study:

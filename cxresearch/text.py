@@ -23,10 +23,15 @@ def safe(text: object, redact_personal: bool = True) -> str:
     return html.escape(redact(text) if redact_personal else text)
 
 
-def safe_frame(df: pd.DataFrame, columns: list[str], redact_personal: bool = True) -> pd.DataFrame:
-    """Redact the named free-text columns (escaping is left to the HTML writer)."""
+def redact_frame(df: pd.DataFrame, columns: list[str],
+                 redact_personal: bool = True) -> pd.DataFrame:
+    """Redact the named free-text columns (missing text stays missing).
+
+    Escaping is left to the HTML writer: ``DataFrame.to_html`` escapes by default; a
+    ``Styler`` needs ``.format(escape="html")``.
+    """
     out = df.copy()
-    for col in columns:
-        if redact_personal:
-            out[col] = out[col].astype("str").map(redact)
+    if redact_personal:
+        for col in columns:
+            out[col] = out[col].map(redact, na_action="ignore")
     return out

@@ -75,6 +75,9 @@ def test_parameters_are_checked_before_running():
         check_parameters(nb, {"redact": "maybe"}, from_text=True)
     assert check_parameters(nb, {"seed": "7", "redact": "false", "segment": "loyalist"},
                             from_text=True) == {"seed": 7, "redact": False, "segment": "loyalist"}
+    # a parameter whose default is None: text stays text unless it is a plain number
+    assert check_parameters(nb, {"wave": "2025_1"}, from_text=True) == {"wave": "2025_1"}
+    assert check_parameters(nb, {"wave": "none"}, from_text=True) == {"wave": None}
 
 
 def test_cli_report_refuses_an_unknown_parameter(tiny_study_dir, tmp_path, capsys):

@@ -73,3 +73,8 @@ def test_nps_outside_0_10_is_an_error():
 
 def test_empty_table_has_contract_columns():
     assert list(empty("codes").columns) == ["code", "parent", "description"]
+
+
+def test_whole_float_ids_read_as_integers_not_with_a_decimal_point():
+    df = ratings(respondent_id=[1.0, 2.0])  # as Parquet or Excel write a column with a blank
+    assert conform("ratings", df, "r.parquet", rules=RULES)["respondent_id"].tolist() == ["1", "2"]

@@ -122,3 +122,37 @@ def test_cli_validate_lists_every_problem_and_exits_1(tmp_path, capsys):
     assert main(["validate", str(study)]) == 1
     out = capsys.readouterr().out
     assert f"outcomes.csv, row {nps_row + 2}, column 'value'" in out and "FAILED" in out
+
+
+def test_subset_without_filters_is_the_study_and_counts_what_a_filter_leaves_out(tmp_path):
+    study = _copy_demo(tmp_path)
+    with open(study / "codings.csv", "a") as fh:
+        fh.write(",delivery,late_delivery,an unlinked excerpt\n")
+    loaded = load_study(study)
+    assert loaded.subset() is loaded
+    part = loaded.subset(segment="loyalist")
+    assert any("1 codings rows of unknown respondents" in n for n in part.report.notes)
+    assert not any("unknown respondents" in n for n in loaded.report.notes)
+
+
+def test_subset_keeps_an_event_log_whose_cases_are_not_respondents(tmp_path):
+    write(tmp_path / "respondents.csv", "respondent_id,segment\n1,a\n2,b\n")
+    write(tmp_path / "events.csv", "case_id,timestamp,touchpoint\nT9,2026-01-01 10:00,web\n"
+          "T9,2026-01-01 10:05,shop\n")
+    part = load_study(tmp_path).subset(segment="a")
+    assert part.event_log.count() == 2
+    assert any("whole log is kept" in n for n in part.report.notes)
+
+
+@pytest.mark.parametrize(("source", "column", "words"), [
+    ("{file: r.csv, format: tidy, tabel: ratings}", "tabel", "unknown option 'tabel'"),
+    ("{file: r.csv, format: tidy}", "table", "format 'tidy' needs 'table'"),
+    ("{file: r.csv, format: sas}", "format", "unknown format 'sas'"),
+])
+def test_a_bad_source_in_study_yml_names_the_source_and_key(tmp_path, source, column, words):
+    write(tmp_path / "r.csv", "respondent_id,touchpoint,value\n1,web,3\n")
+    write(tmp_path / "study.yml", f"sources:\n  - {source}\n")
+    with pytest.raises(InputError) as err:
+        load_study(tmp_path)
+    assert err.value.file.endswith("study.yml") and err.value.column == column
+    assert err.value.row == "source 1 (r.csv)" and words in str(err.value)

@@ -44,7 +44,7 @@ import pandas as pd
 import yaml
 
 from cxresearch.errors import InputError, Problem, fail
-from cxresearch.schema import NPS_SCALE, Rules, ValidationReport, conform
+from cxresearch.schema import NPS_SCALE, Rules, ValidationReport, as_text, conform
 
 KEYS = ("respondent_id", "segment", "wave", "weight", "attributes", "language", "answered_at",
         "ratings", "scale", "labels", "reverse", "outcomes", "comments")
@@ -307,15 +307,6 @@ def normalise(label: str) -> str:
 
 
 # -- wide -> tidy ------------------------------------------------------------------------
-
-def as_text(values: pd.Series) -> pd.Series:
-    """Cells as stripped text (whole floats without '.0'); blanks become missing."""
-    if pd.api.types.is_float_dtype(values) and bool(
-            (values.dropna() == np.round(values.dropna())).all()):
-        values = values.astype("Int64")
-    text = values.astype("str").str.strip().where(values.notna())
-    return text.where(text != "")
-
 
 def to_tidy(raw: pd.DataFrame, mapping: Mapping | dict | str | Path, file: str | Path, *,
             rules: Rules | None = None, on_error: str = "raise",

@@ -171,6 +171,11 @@ class FitResult:
                 and d["min_ess_bulk"] >= MIN_ESS and d["min_ess_tail"] >= MIN_ESS)
 
     @property
+    def notes(self) -> list[str]:
+        """What the model left out of its input, and why (every row is accounted for)."""
+        return [*self.data.get("notes", []), *self.extra.get("notes", [])]
+
+    @property
     def posterior(self) -> xr.Dataset:
         return self.idata["posterior"].to_dataset()
 
@@ -228,7 +233,8 @@ def fit_cached(result_cls: type[FitResult], config: dict[str, Any], data: dict[s
     """Fit through the cache: same model, config, data and seed -> the stored fit."""
     from cxresearch import provenance
 
-    key = cache.fit_key(result_cls.model, config, cache.data_fingerprint(data), seed)
+    key = cache.fit_key(result_cls.model, config | {"code": _code_version(result_cls)},
+                        cache.data_fingerprint(data), seed)
     where = cache.fit_dir(key)
     if use_cache and cache.enabled() and (where / "meta.json").exists():
         result = result_cls.load(where)
@@ -242,6 +248,21 @@ def fit_cached(result_cls: type[FitResult], config: dict[str, Any], data: dict[s
             _save_atomically(result, where)
     provenance.record_fit(result)
     return result
+
+
+def _code_version(result_cls: type[FitResult]) -> str:
+    """A hash of the model's module and of this base: changed code never reuses old fits."""
+    import hashlib
+    import inspect
+    import sys
+
+    digest = hashlib.sha256()
+    for module in (sys.modules[result_cls.__module__], sys.modules[__name__]):
+        try:
+            digest.update(Path(inspect.getsourcefile(module) or "").read_bytes())
+        except (TypeError, OSError):  # defined interactively (a notebook): no file to hash
+            digest.update(module.__name__.encode())
+    return digest.hexdigest()[:12]
 
 
 def _save_atomically(result: FitResult, where: Path) -> None:

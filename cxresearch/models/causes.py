@@ -199,7 +199,11 @@ def causes_data(study: Any, config: CausesConfig = CausesConfig(),
     touchpoints = _touchpoint_order(study, rated["touchpoint"].unique())
     # code presence per rating, and the terms (code x touchpoint) worth modelling
     codings = linked.linked[["respondent_id", "touchpoint", "code"]].drop_duplicates()
+    mentioned = len(codings)
     codings = codings.merge(rated[["respondent_id", "touchpoint"]], how="inner")
+    if len(codings) < mentioned:
+        notes.append(f"{mentioned - len(codings)} mentions (respondent x touchpoint x code) "
+                     "at touchpoints their respondent did not rate not used")
     mentions = codings.groupby(["code", "touchpoint"]).size().rename("mentions").reset_index()
     raters = rated.groupby("touchpoint").size()
     mentions["raters"] = mentions["touchpoint"].map(raters).astype(int)
