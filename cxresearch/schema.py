@@ -8,6 +8,7 @@ strings. A loader sets the frame's index to the source row numbers (see
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -325,6 +326,24 @@ def _check_scales(out: pd.DataFrame, rules: Rules, chk: _Checker) -> None:
     outside = (v.notna() & lo.notna() & hi.notna() & ((v < lo) | (v > hi))).fillna(False)
     chk.flag(outside.to_numpy(), "value", "rating outside its scale")
     chk.flag((lo >= hi).fillna(False).to_numpy(), "scale_max", "scale_max must exceed scale_min")
+
+
+def journey_order(touchpoints: pd.DataFrame | None,
+                  found: Iterable[str] | None = None) -> list[str]:
+    """Touchpoints in journey order: by ``stage_order``, ties in journey-map file order.
+
+    With ``found``, only those touchpoints, and the ones the map lacks follow by name.
+    """
+    order: list[str] = []
+    if touchpoints is not None and len(touchpoints) and "touchpoint" in touchpoints:
+        tp = touchpoints.reset_index(drop=True).assign(_pos=np.arange(len(touchpoints)))
+        if "stage_order" in tp:
+            tp = tp.sort_values(["stage_order", "_pos"], kind="stable", na_position="last")
+        order = list(dict.fromkeys(tp["touchpoint"].astype(str)))
+    if found is None:
+        return order
+    found = {str(t) for t in found}
+    return [t for t in order if t in found] + sorted(found - set(order))
 
 
 DTYPES = {"id": "str", "str": "str", "int": "Int64", "float": "float64",

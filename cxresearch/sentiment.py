@@ -478,15 +478,16 @@ def with_ratings(scored_comments: pd.DataFrame, ratings: pd.DataFrame,
 
 def _spearman_row(label: str, s: np.ndarray, r: np.ndarray, level: float) -> dict:
     n = len(s)
-    row = {"language": label, "n": n, "spearman": np.nan, "ci_low": np.nan,
-           "ci_high": np.nan, "p_value": np.nan}
+    low, high = f"fisher{100 * level:g}_low", f"fisher{100 * level:g}_high"
+    row = {"language": label, "n": n, "spearman": np.nan, low: np.nan, high: np.nan,
+           "p_value": np.nan}
     if n >= 4 and np.ptp(s) > 0 and np.ptp(r) > 0:
         rho, p = stats.spearmanr(s, r)
         # Fisher z with the Fieller-Hartley-Pearson variance 1.06 / (n - 3) for Spearman
         z, se = np.arctanh(min(max(rho, -0.999999), 0.999999)), math.sqrt(1.06 / (n - 3))
         q = stats.norm.ppf(0.5 + level / 2)
-        row.update(spearman=float(rho), ci_low=float(np.tanh(z - q * se)),
-                   ci_high=float(np.tanh(z + q * se)), p_value=float(p))
+        row.update({"spearman": float(rho), low: float(np.tanh(z - q * se)),
+                    high: float(np.tanh(z + q * se)), "p_value": float(p)})
     return row
 
 
@@ -498,9 +499,10 @@ def agreement(scored_comments: pd.DataFrame, ratings: pd.DataFrame, *,
     One row per language (``(none)`` for comments without one) and one for all
     ("all"): ``n`` comments used (scored and
     with a rating; with at least ``min_words`` sentiment words when the scorer
-    reports them), ``spearman``, its ``level`` interval (Fisher z, variance
-    1.06/(n-3)), ``p_value``, ``with_evidence`` (share of those comments with at
-    least one sentiment word) and ``unmatched`` (scored comments without a rating).
+    reports them), ``spearman``, its ``level`` interval (``fisher90_low`` and
+    ``fisher90_high`` at level 0.9; Fisher z, variance 1.06/(n-3)), ``p_value``,
+    ``with_evidence`` (share of those comments with at least one sentiment word) and
+    ``unmatched`` (scored comments without a rating).
     See :func:`with_ratings` for which rating a comment is compared with.
     """
     joined = with_ratings(scored_comments, ratings, item=item)

@@ -28,7 +28,7 @@ def test_journey_curve_draws_one_line_per_segment_in_stage_order(cells):
     segments = cells["segment"].nunique()
     assert len([line for line in ax.get_lines() if line.get_label() in
                 set(cells["segment"])]) == segments
-    order = cells.drop_duplicates("touchpoint").sort_values(["stage_order", "touchpoint"])
+    order = cells.drop_duplicates("touchpoint").sort_values("stage_order", kind="stable")
     ticks = [t.get_text().split("\n")[0] for t in ax.get_xticklabels()]
     assert ticks == order["touchpoint"].tolist()
 

@@ -302,8 +302,8 @@ def test_synthetic_study_sentiment_agrees_with_the_rating(study):
     for lang in ("en", "es", "all"):
         row = result.loc[lang]
         assert row["spearman"] > 0.6, row  # clearly positive (measured about 0.96)
-        assert row["ci_low"] < row["spearman"] < row["ci_high"]
-        assert row["ci_low"] > 0.5
+        assert row["fisher90_low"] < row["spearman"] < row["fisher90_high"]
+        assert row["fisher90_low"] > 0.5
     # most comments carry evidence; the rest are neutral ones ("Nada especial")
     assert result.loc["all", "with_evidence"] > 0.8
     # restricting to comments with evidence keeps fewer comments
@@ -347,11 +347,12 @@ def test_agreement_interval_and_scale_notes():
                             "value": rating, "scale_min": 1, "scale_max": 7})
     wide = agreement(scored.head(50), ratings, level=0.9).iloc[-1]
     narrow = agreement(scored, ratings, level=0.9).iloc[-1]
-    assert narrow["ci_high"] - narrow["ci_low"] < wide["ci_high"] - wide["ci_low"]
-    assert narrow["ci_low"] < narrow["spearman"] < narrow["ci_high"]
+    width = {k: r["fisher90_high"] - r["fisher90_low"] for k, r in (("n", narrow), ("w", wide))}
+    assert width["n"] < width["w"]
+    assert narrow["fisher90_low"] < narrow["spearman"] < narrow["fisher90_high"]
     # the 90% interval is narrower than the 99% one
     wider = agreement(scored, ratings, level=0.99).iloc[-1]
-    assert wider["ci_low"] < narrow["ci_low"]
+    assert wider["fisher99_low"] < narrow["fisher90_low"]
     # without scale bounds raw values are compared, and the result says so
     raw = agreement(scored, ratings.drop(columns=["scale_min", "scale_max"]))
     assert raw["spearman"].iloc[-1] == pytest.approx(narrow["spearman"])

@@ -71,6 +71,7 @@ import xarray as xr
 from scipy.special import expit
 
 from cxresearch.models.base import FitResult, SamplerConfig, fit_cached, interval, sample
+from cxresearch.schema import journey_order
 
 SHRINKAGE = ("horseshoe", "normal")
 SEPARATOR = " @ "
@@ -196,7 +197,7 @@ def causes_data(study: Any, config: CausesConfig = CausesConfig(),
             adjust.append(key)
         else:
             notes.append(f"adjust key {key!r} has one level here: not adjusted for")
-    touchpoints = _touchpoint_order(study, rated["touchpoint"].unique())
+    touchpoints = journey_order(study.touchpoints, rated["touchpoint"].unique())
     # code presence per rating, and the terms (code x touchpoint) worth modelling
     codings = linked.linked[["respondent_id", "touchpoint", "code"]].drop_duplicates()
     mentioned = len(codings)
@@ -250,17 +251,6 @@ def causes_data(study: Any, config: CausesConfig = CausesConfig(),
         "ratings": int(len(rated)), "notes": notes + list(linked.notes),
         "unlinked_codings": int(len(linked.unlinked)),
     }
-
-
-def _touchpoint_order(study: Any, rated: np.ndarray) -> list[str]:
-    journey = study.touchpoints
-    order = []
-    if len(journey):
-        j = journey.reset_index(drop=True).assign(_pos=np.arange(len(journey)))
-        if "stage_order" in j:
-            j = j.sort_values(["stage_order", "_pos"], kind="stable")
-        order = [str(t) for t in j["touchpoint"] if t in set(rated)]
-    return order + sorted(str(t) for t in rated if t not in set(order))
 
 
 # ---------------------------------------------------------------- model

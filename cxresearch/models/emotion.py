@@ -84,6 +84,7 @@ import pandas as pd
 import xarray as xr
 
 from cxresearch.models.base import FitResult, SamplerConfig, fit_cached, interval, sample
+from cxresearch.schema import journey_order
 
 LINKS = ("logit", "probit")
 PARAMETRISATIONS = ("auto", "centred", "non-centred")
@@ -258,19 +259,14 @@ def _positions(keys: pd.Series, values: pd.Series) -> np.ndarray:
 
 def _journey_map(study: Any, rated: pd.Index) -> tuple[list[str], dict[str, dict[str, Any]]]:
     tp = getattr(study, "touchpoints", None)
-    order, info = [], {}
+    info = {}
     if tp is not None and len(tp):
-        tp = tp.reset_index(drop=True)
-        tp = tp.assign(_pos=np.arange(len(tp)))
-        if "stage_order" in tp:
-            tp = tp.sort_values(["stage_order", "_pos"], kind="stable")
-        for row in tp.itertuples(index=False):
+        for row in tp.drop_duplicates("touchpoint").itertuples(index=False):
             info[str(row.touchpoint)] = {
                 "stage": None if pd.isna(getattr(row, "stage", None)) else str(row.stage),
                 "stage_order": (None if pd.isna(getattr(row, "stage_order", None))
                                 else int(row.stage_order))}
-        order = [t for t in info if t in rated]
-    order += sorted(t for t in rated if t not in info)
+    order = journey_order(tp, rated)
     return order, {t: info.get(t, {"stage": None, "stage_order": None}) for t in order}
 
 

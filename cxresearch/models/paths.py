@@ -86,7 +86,7 @@ from cxresearch.models.base import (
     interval_names,
     sample,
 )
-from cxresearch.schema import PATH_SEPARATOR
+from cxresearch.schema import PATH_SEPARATOR, journey_order
 
 __all__ = ["PathConfig", "PathResult", "VariantConfig", "VariantResult", "arrival_config",
            "arrival_effects", "arrival_ratings", "chain_quantities", "fit_arrival_emotion",
@@ -171,13 +171,7 @@ def transition_counts(data: Any, **options: Any) -> pd.DataFrame:
 def _order(data: Any, found: set[str]) -> list[str]:
     """Touchpoints in journey-map order (stage order, then file order), others by name."""
     tp = getattr(data, "touchpoints", None)
-    order: list[str] = []
-    if isinstance(tp, pd.DataFrame) and len(tp) and "touchpoint" in tp:
-        tp = tp.assign(_pos=np.arange(len(tp)))
-        if "stage_order" in tp:
-            tp = tp.sort_values(["stage_order", "_pos"], kind="stable", na_position="last")
-        order = [t for t in dict.fromkeys(tp["touchpoint"].astype(str)) if t in found]
-    return order + sorted(found - set(order))
+    return journey_order(tp if isinstance(tp, pd.DataFrame) else None, found)
 
 
 def _prepare(counts: pd.DataFrame, order: list[str], config: PathConfig) -> dict[str, Any]:

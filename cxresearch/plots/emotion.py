@@ -20,8 +20,8 @@ def journey_curve(cells: pd.DataFrame, *, group: str | None = "segment", prob: f
     columns, and optionally ``group``.
     """
     low, high = interval_columns(cells, prob)
-    order = (cells.drop_duplicates("touchpoint").sort_values(["stage_order", "touchpoint"])
-             [["touchpoint", "stage"]])
+    order = (cells.drop_duplicates("touchpoint").sort_values("stage_order", kind="stable")
+             [["touchpoint", "stage"]])  # stage order, then the frame's own order
     x = {tp: i for i, tp in enumerate(order["touchpoint"])}
     groups = [(None, cells)] if group is None or group not in cells else list(
         cells.groupby(group, sort=True))
