@@ -11,14 +11,14 @@ report: $(STAMP)
 
 test: $(STAMP)
 	@sh scripts/ensure-chromium.sh
-	$(BIN)/ruff check cxresearch tests benchmarks
+	$(BIN)/ruff check cxresearch tests benchmarks notebooks scripts
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check cxresearch tests benchmarks
+	$(BIN)/ruff check cxresearch tests benchmarks notebooks scripts
 
 demo-data: $(STAMP)
 	$(BIN)/cxresearch demo-data --respondents 1500 --seed 2026 --out data/demo

@@ -79,7 +79,7 @@ def part_a() -> dict:
     study = SimpleNamespace(ratings=ratings, respondents=study.respondents,
                             touchpoints=study.touchpoints, config=study.config)
     sampler = SamplerConfig(draws=1000, tune=1000, target_accept=0.95)
-    config = E.EmotionConfig(use_weights=False, sampler=sampler)
+    config = E.EmotionConfig(weighted=False, sampler=sampler)
     # warm numba up on an unrelated tiny model, so neither fit pays its start-up
     tiny = E.EmotionConfig(cells=("touchpoint",), sampler=SamplerConfig(draws=20, tune=20))
     E.fit_emotion(SimpleNamespace(ratings=ratings.iloc[:500], respondents=study.respondents,

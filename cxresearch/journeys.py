@@ -58,7 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cxresearch.io.events import EventLog, connect
+from cxresearch.io.events import EventLog, connect, quote_ident, quote_literal
 from cxresearch.schema import PATH_SEPARATOR
 from cxresearch.study import Study
 
@@ -85,14 +85,6 @@ DROPOFF_COLUMNS = {"touchpoint": "str", "visits": "int64", "journeys": "int64",
 TIME_COLUMNS = {"from": "str", "to": "str", "count": "int64", "median_s": "float64",
                 "mean_s": "float64", "p90_s": "float64", "median_h": "float64",
                 "mean_h": "float64", "p90_h": "float64"}
-
-
-def _ident(name: str) -> str:
-    return '"' + str(name).replace('"', '""') + '"'
-
-
-def _lit(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _warn(message: str) -> None:
@@ -156,7 +148,7 @@ def _outcome_input(outcomes: object) -> pd.DataFrame:
 def _outcome_table(con, raw: str, table: str, label: str) -> None:
     """Create the temp table ``table`` (case_id, converted) from the outcomes in ``raw``."""
     rows = (f"SELECT trim(CAST(respondent_id AS VARCHAR)) AS case_id, TRY_CAST(value AS DOUBLE)"
-            f" AS v FROM {raw} WHERE CAST(outcome AS VARCHAR) = {_lit(label)}")
+            f" AS v FROM {raw} WHERE CAST(outcome AS VARCHAR) = {quote_literal(label)}")
     total, bad, shown = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE v IS NULL OR v NOT IN (0, 1)), "
         f"list(case_id) FILTER (WHERE v IS NULL OR v NOT IN (0, 1))[1:5] FROM ({rows})"
@@ -250,7 +242,7 @@ def _open(data: object, *, session_gap: object = None,
             yield _Source(con, counts=register(con, f"_cx_counts_{n}", _counts_frame(data)))
             return
         if isinstance(data, EventLog):
-            con, src = data.con, _ident(data.name)
+            con, src = data.con, quote_ident(data.name)
         elif isinstance(data, pd.DataFrame):
             missing = [c for c in EVENT_COLUMNS if c not in data.columns]
             if missing:
@@ -289,7 +281,7 @@ def _open(data: object, *, session_gap: object = None,
 
 def _check_events(con, src: str, tps: tuple[str, ...], warn_no_signal: bool) -> None:
     """Reserved state names are refused; a conversion definition that cannot work warns."""
-    names = ", ".join(_lit(s) for s in (*STATES, *tps))
+    names = ", ".join(quote_literal(s) for s in (*STATES, *tps))
     found = dict(con.execute(f"SELECT touchpoint, count(*) FROM {src} WHERE touchpoint IN "
                              f"({names}) GROUP BY ALL").fetchall())
     reserved = sorted(set(found) & set(STATES))
@@ -330,7 +322,7 @@ def _events_ctes(s: _Source, gap_us: int | None, keep: bool = False) -> list[str
     last_session, keep): every event with its touchpoint code, whether it is a
     conversion touchpoint, its session and (with ``keep``) whether it starts a step
     (false for an immediate repeat, which ``collapse_repeats`` merges)."""
-    conv = (f"touchpoint IN ({', '.join(map(_lit, s.conversion_touchpoints))})"
+    conv = (f"touchpoint IN ({', '.join(map(quote_literal, s.conversion_touchpoints))})"
             if s.conversion_touchpoints else "false")
     ctes = [f"d AS (SELECT touchpoint, (row_number() OVER (ORDER BY touchpoint))::INTEGER AS "
             f"code FROM (SELECT DISTINCT touchpoint FROM {s.src}))",
@@ -384,7 +376,7 @@ def _journeys_ctes(s: _Source, gap_us: int | None, collapse: bool) -> list[str]:
 def _variants_ctes(s: _Source, gap_us: int | None, collapse: bool) -> list[str]:
     """CTEs ending in ``v`` (tps: list of touchpoints, n: journeys, conv: converted)."""
     if s.counts is not None:
-        tps = f"string_split(path, {_lit(PATH_SEPARATOR)})"
+        tps = f"string_split(path, {quote_literal(PATH_SEPARATOR)})"
         return [f"v AS (SELECT {_collapse(tps) if collapse else tps} AS tps, "
                 f"sum(n)::BIGINT AS n, sum(conv)::BIGINT AS conv, 0 AS missing "
                 f"FROM {s.counts} GROUP BY 1)"]
@@ -437,10 +429,10 @@ def paths(data: EventLog | Study | pd.DataFrame, *, session_gap: str | None = No
                events_only=True) as s:
         sql = _with(_journeys_ctes(s, gap, collapse_repeats),
                     "SELECT case_id, session, array_to_string(list_transform(l, lambda x: "
-                    f"nm[x]), {_lit(PATH_SEPARATOR)}) AS path, len(l) AS steps, events, "
+                    f"nm[x]), {quote_literal(PATH_SEPARATOR)}) AS path, len(l) AS steps, events, "
                     "first_ts AS first_timestamp, last_ts AS last_timestamp, last_ts - first_ts "
                     "AS duration, converted, CASE WHEN converted THEN "
-                    f"{_lit(CONVERSION)} ELSE {_lit(DROP_OFF)} END AS end_state, "
+                    f"{quote_literal(CONVERSION)} ELSE {quote_literal(DROP_OFF)} END AS end_state, "
                     "sum(missing::INTEGER) OVER () AS _missing "
                     "FROM jc, names ORDER BY case_id, session")
         return _finish(s, s.con.execute(sql).df(), PATHS_COLUMNS)
@@ -466,7 +458,7 @@ def variants(data: EventLog | Study | pd.DataFrame, top: int | None = None, *,
     with _open(data, session_gap=session_gap, conversion_touchpoints=conversion_touchpoints,
                outcomes=outcomes, conversion_outcome=conversion_outcome) as s:
         sql = _with(_variants_ctes(s, gap, collapse_repeats),
-                    f"SELECT array_to_string(tps, {_lit(PATH_SEPARATOR)}) AS path, "
+                    f"SELECT array_to_string(tps, {quote_literal(PATH_SEPARATOR)}) AS path, "
                     "len(tps) AS steps, n AS journeys, n / sum(n) OVER () AS share, "
                     "conv AS conversions, n - conv AS nulls, conv / n AS conversion_rate, "
                     "sum(missing) OVER () AS _missing "
@@ -492,13 +484,13 @@ def transitions(data: EventLog | Study | pd.DataFrame, *, session_gap: str | Non
                outcomes=outcomes, conversion_outcome=conversion_outcome) as s:
         if s.counts is not None:  # from path counts: pairs of the (few) distinct paths
             ctes = [*_variants_ctes(s, gap, collapse_repeats),
-                    f"p AS (SELECT unnest(list_zip(list_prepend({_lit(START)}, tps), tps, "
+                    f"p AS (SELECT unnest(list_zip(list_prepend({quote_literal(START)}, tps), tps, "
                     "true)) AS pair, n FROM v)",
                     "t AS (SELECT pair[1] AS \"from\", pair[2] AS \"to\", sum(n) AS count "
                     "FROM p GROUP BY ALL "
-                    f"UNION ALL SELECT tps[-1], {_lit(CONVERSION)}, sum(conv) FROM v "
+                    f"UNION ALL SELECT tps[-1], {quote_literal(CONVERSION)}, sum(conv) FROM v "
                     "GROUP BY ALL "
-                    f"UNION ALL SELECT tps[-1], {_lit(DROP_OFF)}, sum(n - conv) FROM v "
+                    f"UNION ALL SELECT tps[-1], {quote_literal(DROP_OFF)}, sum(n - conv) FROM v "
                     "GROUP BY ALL)"]
             missing = "0"
         else:  # from events: one window pass (lag, lead), no per-journey lists
@@ -509,15 +501,18 @@ def transitions(data: EventLog | Study | pd.DataFrame, *, session_gap: str | Non
                     f"g AS (SELECT code, nx, first, CASE WHEN nx IS NULL THEN {converted} END "
                     f"AS conv, nx IS NULL AND {missing} AS missing, count(*) AS n "
                     f"FROM st{join} GROUP BY ALL)",
-                    f"t AS (SELECT {_lit(START)} AS \"from\", nm[code] AS \"to\", sum(n) AS "
+                    f"t AS (SELECT {quote_literal(START)} AS \"from\", nm[code] AS \"to\", "
+                    "sum(n) AS "
                     "count FROM g, names WHERE first GROUP BY ALL "
                     "UNION ALL SELECT nm[code], CASE WHEN nx IS NOT NULL THEN nm[nx] WHEN conv "
-                    f"THEN {_lit(CONVERSION)} ELSE {_lit(DROP_OFF)} END, sum(n) FROM g, names "
+                    f"THEN {quote_literal(CONVERSION)} ELSE {quote_literal(DROP_OFF)} END, "
+                    "sum(n) FROM g, names "
                     "GROUP BY ALL)"]
             missing = "(SELECT sum(n) FILTER (WHERE missing) FROM g)"
         sql = _with(ctes, "SELECT \"from\", \"to\", count, count / sum(count) OVER (PARTITION "
                           f"BY \"from\") AS share, {missing} AS _missing FROM t WHERE count > 0 "
-                          f"ORDER BY \"from\" <> {_lit(START)}, \"from\", count DESC, \"to\"")
+                          f"ORDER BY \"from\" <> {quote_literal(START)}, \"from\", count DESC, "
+                          "\"to\"")
         return _finish(s, s.con.execute(sql).df(), TRANSITIONS_COLUMNS)
 
 

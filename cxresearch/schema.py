@@ -8,6 +8,8 @@ strings. A loader sets the frame's index to the source row numbers (see
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -106,6 +108,12 @@ class ValidationReport:
     problems: list[Problem] = field(default_factory=list)
     exclusions: list[Exclusion] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    announce: bool = False  # also warn of each exclusion (for callers who passed no report)
+
+    @classmethod
+    def of(cls, report: ValidationReport | None) -> ValidationReport:
+        """``report``, or, when the caller gave none, one that warns of every exclusion."""
+        return report if report is not None else cls(announce=True)
 
     @property
     def errors(self) -> list[Problem]:
@@ -130,12 +138,17 @@ class ValidationReport:
     def exclude(self, table: str, file: str, reason: str, rows: int) -> None:
         if rows:
             self.exclusions.append(Exclusion(table, file, reason, int(rows)))
+            if self.announce:
+                warnings.warn(f"{file}: {int(rows)} {table} rows excluded ({reason}); pass "
+                              "report=ValidationReport() to collect the exclusions",
+                              UserWarning, stacklevel=3)
 
     def merge(self, other: ValidationReport) -> None:
         for name, n in other.counts.items():
             self.counts[name] = self.counts.get(name, 0) + n
         self.problems += other.problems
-        self.exclusions += other.exclusions
+        for e in other.exclusions:
+            self.exclude(e.table, e.file, e.reason, e.rows)
         self.notes += other.notes
 
     def counts_frame(self) -> pd.DataFrame:
@@ -247,7 +260,7 @@ def conform(table: str, df: pd.DataFrame, file: str, *, rules: Rules | None = No
     if on_error not in ("raise", "exclude"):
         raise ValueError("on_error must be 'raise' or 'exclude'")
     spec, rules = TABLES[table], rules or Rules()
-    report = report if report is not None else ValidationReport()
+    report = ValidationReport.of(report)
     df = df.rename(columns=lambda c: str(c).strip())
     absent = [c.name for c in spec.columns if c.required and c.name not in df.columns]
     if table == "ratings" and not rules.scales:
@@ -344,6 +357,16 @@ def journey_order(touchpoints: pd.DataFrame | None,
         return order
     found = {str(t) for t in found}
     return [t for t in order if t in found] + sorted(found - set(order))
+
+
+def period_order(periods: Iterable[object]) -> list[str]:
+    """Distinct period labels (waves) in time order: numbers inside them compare as
+    numbers, so ``W2`` comes before ``W10`` and ``2025-H1`` before ``2025-H2``."""
+    def key(label: str) -> list[tuple[int, int | str]]:
+        return [(0, int(part)) if part.isdigit() else (1, part.casefold())
+                for part in re.split(r"(\d+)", label) if part]
+    labels = {str(p) for p in periods if not pd.isna(p)}
+    return sorted(labels, key=lambda label: (key(label), label))
 
 
 DTYPES = {"id": "str", "str": "str", "int": "Int64", "float": "float64",

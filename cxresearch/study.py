@@ -206,7 +206,7 @@ def load_study(path: str | Path, *, on_error: str = "raise") -> Study:
     config = _read_config(root)
     report = ValidationReport()
     rules = Rules(scales=_scales(config))
-    parts: dict[str, list[pd.DataFrame]] = {}
+    parts: dict[str, list[tuple[Path, pd.DataFrame]]] = {}
     event_log = None
     files = [root / STUDY_FILE] if (root / STUDY_FILE).exists() else []
     for spec in _sources(root, config):
@@ -221,28 +221,31 @@ def load_study(path: str | Path, *, on_error: str = "raise") -> Study:
                     raise fail(file, "a study holds one event log; this is a second")
                 event_log = table
             else:
-                parts.setdefault(name, []).append(table)
+                parts.setdefault(name, []).append((file, table))
         if "touchpoints" in tables:
             rules = Rules(scales=rules.scales,
                           touchpoints=frozenset(tables["touchpoints"]["touchpoint"]))
-    tables = {name: pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-              for name, frames in parts.items()}
-    _cross_checks(tables, report)
+    _cross_checks(parts, root, report)
+    tables = {name: pd.concat([t for _, t in found], ignore_index=True) if len(found) > 1
+              else found[0][1] for name, found in parts.items()}
     return Study(root, config, tables, report, event_log, files)
 
 
-def _cross_checks(tables: dict[str, pd.DataFrame], report: ValidationReport) -> None:
+def _cross_checks(parts: dict[str, list[tuple[Path, pd.DataFrame]]], root: Path,
+                  report: ValidationReport) -> None:
     """Checks across tables: answers from people the respondents table does not know."""
     from cxresearch.errors import Problem
 
-    if "respondents" not in tables:
+    if "respondents" not in parts:
         return
-    known = set(tables["respondents"]["respondent_id"])
+    known = set().union(*(set(t["respondent_id"]) for _, t in parts["respondents"]))
     for name in ("ratings", "outcomes", "comments"):
-        if name in tables:
-            unknown = ~tables[name]["respondent_id"].isin(known)
+        for file, table in parts.get(name, []):
+            unknown = ~table["respondent_id"].isin(known)
             if unknown.any():
-                ids = tables[name].loc[unknown, "respondent_id"].unique()[:5]
+                ids = table.loc[unknown, "respondent_id"].unique()[:5]
                 report.problems.append(Problem(
-                    name, f"{int(unknown.sum())} rows from respondents not in the respondents "
-                    f"table (e.g. {', '.join(ids)})", None, "respondent_id", "warning"))
+                    str(file.relative_to(root)) if file.is_relative_to(root) else str(file),
+                    f"{int(unknown.sum())} {name} rows from respondents not in the "
+                    f"respondents table (e.g. {', '.join(ids)})", None, "respondent_id",
+                    "warning"))

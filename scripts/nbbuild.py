@@ -1,6 +1,7 @@
 """Write a notebook from a list of cells: a small aid for authoring the report templates.
 
-Usage in a throwaway script: ``write_notebook(path, [md("# Title"), params("x = 1"), code("...")])``.
+Usage in a throwaway script:
+``write_notebook(path, [md("# Title"), params("x = 1"), code("...")])``.
 The committed .ipynb files are the source of truth; this only saves typing JSON.
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 from pathlib import Path
 
@@ -175,6 +176,15 @@ def test_event_log_queries(tmp_path):
     assert log.sql("SELECT max(seq) AS m FROM events")["m"].iloc[0] == 3
     part = log.subset(["1", "3"])
     assert (part.count(), part.cases()) == (3, 2)
+    inner = part.subset(["3"])
+    del part  # the inner view reads the outer one: both stay until the inner goes
+    gc.collect()
+    assert inner.cases() == 1
+    temporary = "SELECT count(*) FROM duckdb_views() WHERE temporary AND view_name LIKE '_events_%'"
+    assert log.con.execute(temporary).fetchall()[0][0] == 2
+    del inner
+    gc.collect()
+    assert log.con.execute(temporary).fetchall()[0][0] == 0
     assert isinstance(log.relation, duckdb.DuckDBPyRelation)
     assert log.con.execute("SELECT current_setting('threads')").fetchall()[0][0] >= 1
 

@@ -45,7 +45,7 @@ def _covered(cells: pd.DataFrame, truth: dict) -> pd.Series:
 # ---------------------------------------------------------------- input
 
 def test_counts_add_up_to_the_ratings(small):
-    counts = emotion_counts(small, EmotionConfig(use_weights=False))
+    counts = emotion_counts(small, EmotionConfig(weighted=False))
     assert counts["n"].sum() == len(small.ratings)
     assert set(counts["value"]) == set(range(1, 8))
     merged = small.ratings.merge(small.respondents, on="respondent_id")
@@ -252,7 +252,7 @@ def test_agrees_with_statsmodels_maximum_likelihood():
     from statsmodels.miscmodels.ordinal_model import OrderedModel
 
     study = make_study(60000, seed=5)
-    config = EmotionConfig(use_weights=False, sampler=MEDIUM)
+    config = EmotionConfig(weighted=False, sampler=MEDIUM)
     r = fit_emotion(study, config, seed=0, use_cache=False)
     counts = emotion_counts(study, config)
     rows = counts[counts["n"] > 0]

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from cxresearch.errors import InputError
-from cxresearch.schema import Rules, ValidationReport, conform, empty
+from cxresearch.schema import Rules, ValidationReport, conform, empty, period_order
 
 RULES = Rules(scales={"valence": (1, 5)}, touchpoints=frozenset({"web", "store"}))
 
@@ -58,6 +58,13 @@ def test_exclude_counts_every_dropped_row_by_reason():
     assert len(report.excluded) == 2 and report.ok
 
 
+def test_exclude_without_a_report_warns_of_what_it_drops():
+    with pytest.warns(UserWarning, match=r"r.csv: 1 ratings rows excluded \(rating outside"):
+        out = conform("ratings", ratings(value=["9", "3"]), "r.csv", rules=RULES,
+                      on_error="exclude")
+    assert len(out) == 1
+
+
 def test_duplicates_are_judged_among_valid_rows_only():
     df = ratings(respondent_id=["1", "1"], touchpoint=["web", "web"], value=["9", "4"])
     report = ValidationReport()
@@ -78,3 +85,8 @@ def test_empty_table_has_contract_columns():
 def test_whole_float_ids_read_as_integers_not_with_a_decimal_point():
     df = ratings(respondent_id=[1.0, 2.0])  # as Parquet or Excel write a column with a blank
     assert conform("ratings", df, "r.parquet", rules=RULES)["respondent_id"].tolist() == ["1", "2"]
+
+
+def test_periods_in_time_order_with_numbers_compared_as_numbers():
+    assert period_order(["W10", "W2", None, "W1", "W2"]) == ["W1", "W2", "W10"]
+    assert period_order(["2025-H2", "2024-H2", "2025-H1"]) == ["2024-H2", "2025-H1", "2025-H2"]

@@ -41,6 +41,17 @@ def test_ratings_are_checked_against_the_journey_map(tmp_path):
     assert permissive.report.counts["ratings"] == len(lines) - 2
 
 
+def test_answers_from_unknown_respondents_are_named_by_file(tmp_path):
+    study = _copy_demo(tmp_path)
+    with (study / "outcomes.csv").open("a") as out:
+        out.write("R999999,nps,9\nR999998,nps,3\n")
+    loaded = load_study(study)
+    [problem] = loaded.report.warnings
+    assert (problem.file, problem.column) == ("outcomes.csv", "respondent_id")
+    assert "2 outcomes rows from respondents not in the respondents table" in problem.message
+    assert "R999999" in problem.message
+
+
 def test_study_yml_sources_read_other_formats(tmp_path):
     write(tmp_path / "wide.csv", "id,seg,web,shop,nps\n007,a,5,,9\n008,b,2,3,4\n")
     write(tmp_path / "touchpoints.csv", "touchpoint,stage,stage_order\nweb,discovery,1\n"

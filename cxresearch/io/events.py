@@ -37,6 +37,7 @@ and to free the log from later changes to its file.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import functools
 import gzip
@@ -94,12 +95,20 @@ def _check_mode(on_error: str) -> None:
         raise ValueError("on_error must be 'raise' or 'exclude'")
 
 
-def _ident(name: str) -> str:
+def quote_ident(name: str) -> str:
+    """``name`` as a DuckDB identifier."""
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def _lit(value: object) -> str:
+def quote_literal(value: object) -> str:
+    """``value`` as a DuckDB string literal."""
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def _drop_temporary(con: duckdb.DuckDBPyConnection, view: str, table: str) -> None:
+    with contextlib.suppress(duckdb.Error):  # the connection may be closed by now
+        con.execute(f"DROP VIEW IF EXISTS {view}")
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 class EventLog:
@@ -151,19 +160,23 @@ class EventLog:
         Rows come in journey order: by ``case_id``, then ``timestamp``, then ``seq``
         (file order for ties).
         """
-        cols = ", ".join(_ident(c) for c in columns) if columns else "*"
+        cols = ", ".join(quote_ident(c) for c in columns) if columns else "*"
         cond = f" WHERE {where}" if where else ""
         return self.sql(f"SELECT {cols} FROM events{cond} ORDER BY case_id, timestamp, seq")
 
     def subset(self, case_ids: Iterable[str]) -> EventLog:
-        """The events of the given cases (a view on the same database)."""
+        """The events of the given cases (a view on the same database, dropped with the
+        returned log)."""
         n = next(_names)
         ids, view = f"_cases_{n}", f"_events_{n}"
         self.con.execute(f"CREATE TEMP TABLE {ids} AS SELECT unnest(?::VARCHAR[]) AS case_id",
                          [[str(c) for c in case_ids]])
-        self.con.execute(f"CREATE TEMP VIEW {view} AS SELECT * FROM {_ident(self.name)} "
+        self.con.execute(f"CREATE TEMP VIEW {view} AS SELECT * FROM {quote_ident(self.name)} "
                          f"WHERE case_id IN (SELECT case_id FROM {ids})")
-        return EventLog(self.con, view, self.file)
+        part = EventLog(self.con, view, self.file)
+        part._parent = self  # the view reads the parent's: keep it alive
+        weakref.finalize(part, _drop_temporary, self.con, view, ids)
+        return part
 
     def __len__(self) -> int:
         return self.count()
@@ -197,17 +210,19 @@ def _build(con: duckdb.DuckDBPyConnection, file: Path, source: str, columns: dic
                             "(the name belongs to a tidy column)")
 
     def text(name: str | None) -> str:
-        return f"nullif(trim(CAST({_ident(name)} AS VARCHAR)), '')" if name else "NULL::VARCHAR"
+        if not name:
+            return "NULL::VARCHAR"
+        return f"nullif(trim(CAST({quote_ident(name)} AS VARCHAR)), '')"
 
     ts = src["timestamp"]
     if timestamp_format is not None:
         fmts = ([timestamp_format] if isinstance(timestamp_format, str) else timestamp_format)
-        fmt = "[" + ", ".join(_lit(f) for f in fmts) + "]"
+        fmt = "[" + ", ".join(quote_literal(f) for f in fmts) + "]"
         parse = f"CAST(CAST(try_strptime({text(ts)}, {fmt}) AS TIMESTAMPTZ) AS TIMESTAMP)"
     else:
-        value = text(ts) if columns[ts] == "VARCHAR" else _ident(ts)
+        value = text(ts) if columns[ts] == "VARCHAR" else quote_ident(ts)
         parse = f"CAST(TRY_CAST({value} AS TIMESTAMPTZ) AS TIMESTAMP)"
-    keep = "".join(f", {_ident(c)}" for c in (*internal, *extras))
+    keep = "".join(f", {quote_ident(c)}" for c in (*internal, *extras))
     try:
         con.execute(f"""CREATE TABLE _staged AS SELECT
             {text(src['case_id'])} AS case_id, __cx_ts AS timestamp,
@@ -248,7 +263,7 @@ def _build(con: duckdb.DuckDBPyConnection, file: Path, source: str, columns: dic
         for why, n in sorted(counts.items()):
             report.exclude("events", str(file), why, n)
         where = f" WHERE ({reason}) IS NULL"
-    rest = "".join(f", {_ident(c)}" for c in extras)
+    rest = "".join(f", {quote_ident(c)}" for c in extras)
     con.execute(f"CREATE TABLE events AS SELECT case_id, timestamp, touchpoint, channel, "
                 f"rowid AS seq{rest} FROM _staged{where}")
     con.execute("DROP TABLE _staged")
@@ -264,7 +279,7 @@ def _problems(con: duckdb.DuckDBPyConnection, file: Path, src: dict[str, str | N
     """One Problem per failed check of the first MAX_LISTED_ROWS bad rows (all are counted)."""
     hint = (f"does not match timestamp_format {timestamp_format!r}" if timestamp_format
             else "expected ISO 8601 such as 2024-03-01 14:05:00+01:00, or pass timestamp_format")
-    cols = "".join(f", {_ident(c)}" for c in internal)
+    cols = "".join(f", {quote_ident(c)}" for c in internal)
     cur = con.execute(f"""SELECT rowid AS _rowid, case_id IS NULL AS no_case,
         timestamp IS NULL AS no_ts, __cx_ts_raw AS ts_raw, touchpoint IS NULL AS no_tp,
         ({unknown}) AS unknown, touchpoint{cols}
@@ -315,7 +330,7 @@ def load_events(path: str | Path, *, rules: Rules | None = None, on_error: str =
     """
     _check_mode(on_error)
     path = check_file(path)
-    report = report if report is not None else ValidationReport()
+    report = ValidationReport.of(report)
     mapping = {"case_id": case_id, "timestamp": timestamp, "touchpoint": touchpoint,
                "channel": channel}
     optional = {"channel"} if channel == "channel" else set()
@@ -326,7 +341,7 @@ def load_events(path: str | Path, *, rules: Rules | None = None, on_error: str =
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if magic == b"PAR1" or path.suffix.lower() in (".parquet", ".pq"):
-        source = f"read_parquet({_lit(path)})"
+        source = f"read_parquet({quote_literal(path)})"
         try:
             columns = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}")
                        .fetchall()}
@@ -397,10 +412,10 @@ def _csv_source(path: Path, encoding: str, sep: str | None
     if enc not in DUCKDB_ENCODINGS:  # DuckDB reads UTF-8/16 and Latin-1; transcode the rest
         target = _transcode(path, enc, sep, header)
         cleanup = lambda: target.unlink(missing_ok=True)  # noqa: E731
-    cols = "{" + ", ".join(f"{_lit(n)}: 'VARCHAR'" for n in header) + "}"
-    source = (f"read_csv({_lit(target)}, auto_detect=false, header=true, columns={cols}, "
-              f"delim={_lit(sep)}, quote='\"', escape='\"', strict_mode=true, "
-              f"null_padding=false, encoding={_lit(DUCKDB_ENCODINGS.get(enc, 'utf-8'))})")
+    cols = "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in header) + "}"
+    source = (f"read_csv({quote_literal(target)}, auto_detect=false, header=true, columns={cols}, "
+              f"delim={quote_literal(sep)}, quote='\"', escape='\"', strict_mode=true, "
+              f"null_padding=false, encoding={quote_literal(DUCKDB_ENCODINGS.get(enc, 'utf-8'))})")
     return source, header, sep, cleanup
 
 
@@ -484,7 +499,7 @@ def load_xes(path: str | Path, *, rules: Rules | None = None, on_error: str = "r
     """
     _check_mode(on_error)
     path = check_file(path)
-    report = report if report is not None else ValidationReport()
+    report = ValidationReport.of(report)
     con = connect()
     keys = None if extra else {f"case:{case_key}", timestamp_key, touchpoint_key, channel_key}
     stats = _xes_to_duckdb(con, path, lifecycle, keys)
@@ -573,7 +588,7 @@ def _xes_to_duckdb(con: duckdb.DuckDBPyConnection, path: Path, lifecycle: str | 
             if key not in known:
                 known[key] = _dedupe([*taken, key])[-1]
                 taken.add(known[key].lower())
-                con.execute(f"ALTER TABLE _xes ADD COLUMN {_ident(known[key])} VARCHAR")
+                con.execute(f"ALTER TABLE _xes ADD COLUMN {quote_ident(known[key])} VARCHAR")
         table = pa.table({"_trace": pa.array([t for t, _, _ in batch], pa.int32()),
                           "_event": pa.array([e for _, e, _ in batch], pa.int32())}
                          | {known[k]: pa.array([a.get(k) for _, _, a in batch], pa.string())
@@ -636,7 +651,7 @@ def load_paths(path: str | Path, *, rules: Rules | None = None, on_error: str = 
     _check_mode(on_error)
     if not separator:
         raise ValueError("separator must not be empty")
-    report = report if report is not None else ValidationReport()
+    report = ValidationReport.of(report)
     file = str(path)
     raw = read_frame(path, encoding=encoding, sep=sep)
     names = {"path": path_column, "conversions": conversions, "nulls": nulls, "value": value}

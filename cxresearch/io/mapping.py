@@ -323,7 +323,7 @@ def to_tidy(raw: pd.DataFrame, mapping: Mapping | dict | str | Path, file: str |
     if on_error not in ("raise", "exclude"):
         raise ValueError("on_error must be 'raise' or 'exclude'")
     mapping, rules, file = read_mapping(mapping), rules or Rules(), str(file)
-    report = report if report is not None else ValidationReport()
+    report = ValidationReport.of(report)
     cols = mapping.resolve(list(raw.columns), file, aliases)
     col = {name: raw[cols[name]] for name in cols}
     labels = {name: (value_labels or {}).get(cols[name], {}) for name in cols}

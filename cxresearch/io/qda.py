@@ -345,7 +345,7 @@ def load_refi_qda(path: str | Path, *, rules: Rules | None = None, on_error: str
     """
     path = check_file(path)
     file = str(path)
-    report = report if report is not None else ValidationReport()
+    report = ValidationReport.of(report)
     if positions not in ("auto", "utf16", "characters"):
         raise ValueError("positions must be 'auto', 'utf16' or 'characters'")
     project = _Project(path, max_bytes)
@@ -662,7 +662,7 @@ def load_codes_csv(path: str | Path, *, rules: Rules | None = None, on_error: st
     """
     path = check_file(path)
     file = str(path)
-    report = report if report is not None else ValidationReport()
+    report = ValidationReport.of(report)
     raw = read_csv_raw(path, encoding=encoding)
     kind, cols = _csv_kind(raw, file)
     if kind == "taguette-codebook":

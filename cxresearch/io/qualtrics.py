@@ -53,7 +53,7 @@ def load_qualtrics(path: str | Path, *, mapping: Mapping | dict | str | Path,
     spreadsheet shows them: the first response is row 4 (row 3 in legacy exports).
     """
     mapping = read_mapping(mapping, near=path)
-    report = report if report is not None else ValidationReport()
+    report = ValidationReport.of(report)
     raw, aliases = read_qualtrics(path, encoding=encoding, on_error=on_error, report=report)
     raw = _filter_status(raw, path, keep_status, report)
     cols = mapping.resolve(list(raw.columns), path, aliases)

@@ -33,7 +33,7 @@ def load_spss(path: str | Path, *, mapping: Mapping | dict | str | Path,
     """
     path = check_file(path)
     mapping = read_mapping(mapping, near=path)
-    report = report if report is not None else ValidationReport()
+    report = ValidationReport.of(report)
     try:  # the header first, then only the mapped columns
         _, meta = pyreadstat.read_sav(path, metadataonly=True, encoding=encoding)
         cols = mapping.resolve(list(meta.column_names), path)

@@ -68,15 +68,6 @@ def interval(draws: xr.DataArray | np.ndarray, prob: float = 0.9,
             hi: draws.quantile(q[1], dims).drop_vars("quantile")}
 
 
-def summarise(draws: xr.DataArray, prob: float = 0.9, name: str = "value") -> pd.DataFrame:
-    """A tidy frame (one row per coordinate) of a posterior quantity with its interval."""
-    stats = interval(draws, prob)
-    frame = xr.Dataset(stats).to_dataframe()
-    frame = frame.drop(columns=[c for c in frame.columns if c not in stats], errors="ignore")
-    frame.insert(0, "quantity", name)
-    return frame.reset_index() if frame.index.nlevels > 1 or frame.index.name else frame
-
-
 def sample(model, sampler: SamplerConfig, seed: int, *, reuse_key: str | None = None,
            nutpie_options: dict[str, Any] | None = None) -> xr.DataTree:
     """Draw from ``model`` with nutpie (or the PyMC sampler when nutpie is absent).

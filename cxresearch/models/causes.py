@@ -71,6 +71,8 @@ import xarray as xr
 from scipy.special import expit
 
 from cxresearch.models.base import FitResult, SamplerConfig, fit_cached, interval, sample
+from cxresearch.models.inputs import item_scale
+from cxresearch.models.ordinal import category_probs, counts_loglik, dirichlet_cutpoints
 from cxresearch.schema import journey_order
 
 SHRINKAGE = ("horseshoe", "normal")
@@ -139,23 +141,6 @@ class CausesConfig:
 
 # ---------------------------------------------------------------- data
 
-def _scale(study: Any, ratings: pd.DataFrame, item: str) -> tuple[int, int]:
-    bounds = []
-    for col in ("scale_min", "scale_max"):
-        values = ratings[col].dropna().unique() if col in ratings else []
-        if len(values) > 1:
-            raise ValueError(f"ratings of {item!r} mix several scales ({col}: "
-                             f"{sorted(values.tolist())})")
-        bounds.append(int(values[0]) if len(values) else None)
-    if None not in bounds:
-        return bounds[0], bounds[1]
-    scales = getattr(study, "scales", None) or {}
-    if item in scales:
-        return int(scales[item][0]), int(scales[item][1])
-    raise ValueError(f"the scale of {item!r} is unknown: give scale_min/scale_max in the "
-                     "ratings or scales in study.yml")
-
-
 def causes_data(study: Any, config: CausesConfig = CausesConfig(),
                 linked: Any = None) -> dict[str, Any]:
     """The model's input: counts per cell x category and the modelled code x touchpoint
@@ -169,7 +154,7 @@ def causes_data(study: Any, config: CausesConfig = CausesConfig(),
         raise ValueError("no ratings to explain")
     raw = ratings_all[ratings_all["item"].astype(str) == item] if "item" in ratings_all \
         else ratings_all
-    lo, hi = _scale(study, raw, item)
+    lo, hi = item_scale(study, raw, item)
     K = hi - lo + 1
     if K < 3:
         raise ValueError(f"an ordinal model needs at least 3 categories, the scale is {lo}-{hi}")
@@ -323,9 +308,7 @@ def _build_model(data: dict[str, Any], config: CausesConfig):
     with pm.Model(coords=coords) as model:
         counts = pm.Data("counts", np.asarray(data["counts"], dtype=float))
         x = pm.Data("x", _design(data))
-        pi = pm.Dirichlet("category_probs", a=np.full(K, pri.concentration), dims="category")
-        cum = pt.clip(pt.cumsum(pi)[:-1], 1e-12, 1 - 1e-12)
-        kappa = pm.Deterministic("cutpoints", pt.log(cum) - pt.log1p(-cum), dims="cutpoint")
+        kappa = dirichlet_cutpoints(K, pri.concentration)
         eta = 0.0
         for key in ["touchpoint", *data["adjust"]]:
             scale = pri.touchpoint_sd if key == "touchpoint" else pri.adjust_sd
@@ -354,9 +337,7 @@ def _build_model(data: dict[str, Any], config: CausesConfig):
             effect = pt.set_subtensor(effect[specific], effect[specific] + sd_spec * z_spec)
         effect = pm.Deterministic("effect", effect, dims="term")
         eta = eta + pt.dot(x, effect)
-        cdf = pt.sigmoid(kappa[None, :] - eta[:, None])
-        p = pt.concatenate([cdf[:, :1], cdf[:, 1:] - cdf[:, :-1], 1 - cdf[:, -1:]], axis=1)
-        pm.Potential("loglik", (counts * pt.log(pt.clip(p, 1e-300, 1.0))).sum())
+        counts_loglik(counts, kappa, eta)
     return model
 
 
@@ -435,10 +416,7 @@ def _shifts(data: dict[str, Any], kappa: np.ndarray, alpha: np.ndarray,
     base = alpha[..., t_idx]
 
     def mean(eta: np.ndarray) -> np.ndarray:
-        cdf = expit(kappa[..., None, :] - eta[..., None])
-        zeros, ones = np.zeros(cdf.shape[:-1] + (1,)), np.ones(cdf.shape[:-1] + (1,))
-        p = np.diff(np.concatenate([zeros, cdf, ones], -1), axis=-1)
-        return p @ values
+        return category_probs(expit(kappa[..., None, :] - eta[..., None])) @ values
 
     return mean(base + effect) - mean(base)
 

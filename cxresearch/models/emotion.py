@@ -58,7 +58,8 @@ prior cell means spread over most of the scale and no category is favoured.
   cost grows with the number of ratings. Cell quantities integrate ``u`` out
   (Gauss-Hermite quadrature), so they mean the same as in the counts model.
 
-**Survey weights** (``use_weights=True``, ``respondents.weight``): within each cell the
+**Survey weights** (``weighted=True``, the default; ``respondents.weight``, see
+:func:`cxresearch.models.inputs.respondent_weights`): within each cell the
 counts are the weighted counts rescaled to Kish's effective sample size
 ``n_eff = (sum w)^2 / sum w^2``: the shares are the weighted shares and the
 precision is that of ``n_eff`` ratings (a pseudo-likelihood; other design effects are
@@ -84,9 +85,18 @@ import pandas as pd
 import xarray as xr
 
 from cxresearch.models.base import FitResult, SamplerConfig, fit_cached, interval, sample
+from cxresearch.models.inputs import item_scale, respondent_weights
+from cxresearch.models.ordinal import (
+    LINKS,
+    category_probs,
+    cdf_tensor,
+    counts_loglik,
+    dirichlet_cutpoints,
+    link_cdf,
+    link_quantile,
+)
 from cxresearch.schema import journey_order
 
-LINKS = ("logit", "probit")
 PARAMETRISATIONS = ("auto", "centred", "non-centred")
 QUANTITIES = ("mean_rating", "bottom_box", "top_box")
 PROBIT_SCALE = 1.6  # a logit effect of 1.6 is about a probit effect of 1
@@ -125,7 +135,7 @@ class EmotionConfig:
     item: the rating item (``ratings.item``). link: ``"logit"`` (cumulative logit) or
     ``"probit"``. cells: the keys of a cell; ``"touchpoint"`` and any respondents
     columns (``segment``, ``wave``, ...), e.g. ``("touchpoint", "wave")``.
-    use_weights: survey weights from ``respondents.weight``. respondent_effects:
+    weighted: survey weights from ``respondents.weight``. respondent_effects:
     the row-level variant with a respondent intercept. parametrisation: ``"auto"``
     (centring weights from a pilot on the counts), ``"centred"`` or ``"non-centred"``.
     sampler: nutpie, 2 chains x 2000 draws after 1000 tuning steps, target accept 0.95
@@ -139,7 +149,7 @@ class EmotionConfig:
     item: str = "valence"
     link: str = "logit"
     cells: tuple[str, ...] = ("touchpoint", "segment")
-    use_weights: bool = True
+    weighted: bool = True
     respondent_effects: bool = False
     priors: EmotionPriors = EmotionPriors()
     parametrisation: str = "auto"
@@ -226,27 +236,6 @@ class _Prepared:
         return data
 
 
-def _scale(study: Any, ratings: pd.DataFrame, item: str) -> tuple[int, int]:
-    found = []
-    for col in ("scale_min", "scale_max"):
-        if col in ratings and ratings[col].notna().any():
-            low, high = ratings[col].min(), ratings[col].max()
-            if low != high:
-                raise ValueError(f"ratings of {item!r} mix several scales ({col} from {low} "
-                                 f"to {high})")
-            found.append(int(low))
-    if len(found) == 2:
-        return found[0], found[1]
-    scales = getattr(study, "scales", None)
-    if scales is None:
-        scales = {k: (v["min"], v["max"]) for k, v in
-                  getattr(study, "config", {}).get("scales", {}).items()}
-    if item in scales:
-        return int(scales[item][0]), int(scales[item][1])
-    raise ValueError(f"the scale of {item!r} is unknown: give scale_min/scale_max in the "
-                     "ratings or scales in study.yml")
-
-
 def _positions(keys: pd.Series, values: pd.Series) -> np.ndarray:
     """The position of each value among ``keys`` (-1 if absent): Arrow's hash lookup,
     which keeps up with 10^7 string ids (pandas' ``get_indexer`` is 4x slower)."""
@@ -278,7 +267,7 @@ def _prepare(study: Any, config: EmotionConfig) -> _Prepared:
         ratings = ratings if keep.all() else ratings[keep]
     if not len(ratings):
         raise ValueError(f"no ratings of item {config.item!r}")
-    lo, hi = _scale(study, ratings, config.item)
+    lo, hi = item_scale(study, ratings, config.item)
     K = hi - lo + 1
     if K < 3:
         raise ValueError(f"an ordinal model needs at least 3 categories, the scale is {lo}-{hi}")
@@ -327,15 +316,8 @@ def _prepare(study: Any, config: EmotionConfig) -> _Prepared:
         valid &= codes[key] >= 0
     if not valid.any():
         raise ValueError(f"no usable ratings of item {config.item!r}")
-    weight = np.ones(len(people))
-    if config.use_weights and "weight" in people:
-        weight = people["weight"].to_numpy(dtype=float, na_value=np.nan)
-        if np.isnan(weight).any():
-            notes.append(f"{int(np.isnan(weight).sum())} respondents without weight count "
-                         "with weight 1")
-            weight = np.where(np.isnan(weight), 1.0, weight)
-    elif config.use_weights:
-        notes.append("respondents have no weight column: ratings unweighted")
+    weight = (respondent_weights(study, people["respondent_id"], notes) if config.weighted
+              else np.ones(len(people)))
     keys = config.cells
     shape = tuple(len(levels[k]) for k in keys)
     cell = np.ravel_multi_index(tuple(codes[k][valid] for k in keys), shape)
@@ -421,19 +403,17 @@ def _centring(prep: _Prepared, config: EmotionConfig) -> dict[str, float]:
     locations by Fisher scoring, block sds by moments net of sampling noise);
     "centred" and "non-centred" fix w at 1 or 0.
     """
-    from scipy.special import expit, ndtr
-
     pooled = [b for b in _blocks(prep.keys) if prep.blocks[_block_name(b)] == "pooled"]
     if config.parametrisation != "auto":
         w = 1.0 if config.parametrisation == "centred" else 0.0
         return {_block_name(b): w for b in pooled}
     if not pooled:
         return {}
-    F = expit if config.link == "logit" else ndtr
+    F = link_cdf(config.link)
     unit = 1.0 if config.link == "logit" else 1 / PROBIT_SCALE
     counts = prep.effective_counts
     total = counts.sum(0) + 0.5
-    inner = _link_quantile(np.cumsum(total)[:-1] / total.sum(), config.link)
+    inner = link_quantile(np.cumsum(total)[:-1] / total.sum(), config.link)
     kappa = np.concatenate([[-np.inf], inner, [np.inf]])
     n = counts.sum(1)
     eta = np.zeros(len(n))
@@ -474,32 +454,6 @@ def _centring(prep: _Prepared, config: EmotionConfig) -> dict[str, float]:
     return out
 
 
-def _link_quantile(p: np.ndarray, link: str) -> np.ndarray:
-    from scipy.special import logit, ndtri
-
-    return logit(p) if link == "logit" else ndtri(p)
-
-
-def _cdf(x, link: str):
-    import pytensor.tensor as pt
-
-    return pt.sigmoid(x) if link == "logit" else 0.5 * (1 + pt.erf(x / np.sqrt(2.0)))
-
-
-def _inv_cdf(p, link: str):
-    import pytensor.tensor as pt
-
-    return pt.log(p) - pt.log1p(-p) if link == "logit" else np.sqrt(2.0) * pt.erfinv(2 * p - 1)
-
-
-def _category_probs(cdf):
-    """P(category) from the cumulative probabilities at the K-1 cutpoints (last axis)."""
-    import pytensor.tensor as pt
-
-    return pt.concatenate([cdf[..., :1], cdf[..., 1:] - cdf[..., :-1], 1 - cdf[..., -1:]],
-                          axis=-1)
-
-
 def _build_model(prep: _Prepared, config: EmotionConfig,
                  ordered_rows: tuple[np.ndarray, np.ndarray] | None = None):
     """The PyMC model. ``ordered_rows`` (cell index, category index of every rating;
@@ -519,9 +473,7 @@ def _build_model(prep: _Prepared, config: EmotionConfig,
     if prep.rows is not None:
         coords["respondent"] = prep.respondents
     with pm.Model(coords=coords) as model:
-        pi = pm.Dirichlet("category_probs", a=np.full(K, pri.concentration), dims="category")
-        cum = pt.clip(pt.cumsum(pi)[:-1], 1e-12, 1 - 1e-12)
-        kappa = pm.Deterministic("cutpoints", _inv_cdf(cum, link), dims="cutpoint")
+        kappa = dirichlet_cutpoints(K, pri.concentration, link)
         eta = pt.zeros(len(prep.counts))
         for block in _blocks(prep.keys):
             name = _block_name(block)
@@ -545,16 +497,15 @@ def _build_model(prep: _Prepared, config: EmotionConfig,
             cell, y = ordered_rows
             pm.OrderedLogistic("y", eta=eta[cell], cutpoints=kappa, observed=y, compute_p=False)
         elif prep.rows is None:
-            p = _category_probs(_cdf(kappa[None, :] - eta[:, None], link))
             counts = pm.Data("counts", prep.effective_counts, dims=("cell", "category"))
-            pm.Potential("loglik", (counts * pt.log(pt.clip(p, 1e-300, 1.0))).sum())
+            counts_loglik(counts, kappa, eta, link)
         else:
             sd_u = pm.HalfNormal("sd_respondent", sigma=pri.respondent_sd * unit)
             z = pm.Normal("z_respondent", 0.0, 1.0, dims="respondent")
             model.add_coord("rating", np.arange(len(prep.rows["y"])))
             rows = {k: pm.Data(f"row_{k}", v, dims="rating") for k, v in prep.rows.items()}
             eta_row = eta[rows["cell"]] + sd_u * z[rows["respondent"]]
-            cdf = _cdf(kappa[None, :] - eta_row[:, None], link)
+            cdf = cdf_tensor(kappa[None, :] - eta_row[:, None], link)
             n = cdf.shape[0]
             ext = pt.concatenate([pt.zeros((n, 1)), cdf, pt.ones((n, 1))], axis=1)
             y = rows["y"]
@@ -570,8 +521,6 @@ def _derive(post: xr.Dataset, data: dict[str, Any], link: str) -> xr.Dataset:
     a smaller graph to compile. With a respondent intercept the spectra average over it
     (Gauss-Hermite quadrature): the population-averaged distribution of each cell.
     """
-    from scipy.special import expit, ndtr
-
     keys = data["keys"]
     cells = pd.DataFrame(data["cells"])
     sample_dims = [d for d in post["cutpoints"].dims if d != "cutpoint"]
@@ -585,7 +534,7 @@ def _derive(post: xr.Dataset, data: dict[str, Any], link: str) -> xr.Dataset:
                  for k in block}
         eta = eta + effect.isel(where).drop_vars(list(block), errors="ignore")
     eta = eta.transpose(*sample_dims, "cell")
-    F = expit if link == "logit" else ndtr
+    F = link_cdf(link)
     kappa = post["cutpoints"].transpose(*sample_dims, "cutpoint").values
     e = eta.values
     if "sd_respondent" in post:
@@ -594,9 +543,9 @@ def _derive(post: xr.Dataset, data: dict[str, Any], link: str) -> xr.Dataset:
         sd = post["sd_respondent"].transpose(*sample_dims).values
         shifted = e[..., None] + sd[..., None, None] * x  # (..., cell, node)
         cdf = F(kappa[..., None, None, :] - shifted[..., None])
-        p = np.einsum("...gk,g->...k", _np_category_probs(cdf), wq)
+        p = np.einsum("...gk,g->...k", category_probs(cdf), wq)
     else:
-        p = _np_category_probs(F(kappa[..., None, :] - e[..., None]))
+        p = category_probs(F(kappa[..., None, :] - e[..., None]))
     lo, hi = data["scale"]
     values = np.arange(lo, hi + 1)
     coords = {d: post[d] for d in sample_dims if d in post.coords}
@@ -608,11 +557,6 @@ def _derive(post: xr.Dataset, data: dict[str, Any], link: str) -> xr.Dataset:
                        "mean_rating": (dims, p @ values),
                        "bottom_box": (dims, p[..., :2].sum(-1)),
                        "top_box": (dims, p[..., -2:].sum(-1))}, coords=coords)
-
-
-def _np_category_probs(cdf: np.ndarray) -> np.ndarray:
-    ones = np.ones(cdf.shape[:-1] + (1,))
-    return np.diff(np.concatenate([0 * ones, cdf, ones], axis=-1), axis=-1)
 
 
 def _report_vars(prep: _Prepared) -> list[str]:

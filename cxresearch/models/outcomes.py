@@ -34,7 +34,8 @@ sampling error, non-centred otherwise (``centred`` overrides). NPS = 100 *
 (P(promoter) - P(detractor)); the mean, the top-2-box and the bottom-2-box share
 (two highest / two lowest points) follow from ``theta_g``.
 
-**Survey weights** (``weighted=True``): within each group the counts are the weighted
+**Survey weights** (``weighted=True``, the default; ``respondents.weight``, see
+:func:`cxresearch.models.inputs.respondent_weights`): within each group the counts are the weighted
 counts rescaled to Kish's effective sample size ``n_eff = (sum w)^2 / sum w^2``,
 so the shares are the weighted shares and the precision is that of ``n_eff``
 respondents (a pseudo-likelihood; design effects other than weighting are ignored).
@@ -60,6 +61,7 @@ import pandas as pd
 import xarray as xr
 
 from cxresearch.models.base import FitResult, SamplerConfig, fit_cached, interval, sample
+from cxresearch.models.inputs import kish, respondent_weights
 
 NPS_CATEGORIES = ("detractor", "passive", "promoter")
 # +1: higher is better when higher outcome values are better; -1: the reverse; 0: neither
@@ -80,24 +82,6 @@ CENTRED_FROM = 4.0  # between-group over within-group variance of the means: cen
 def _scales(study: Any) -> dict[str, dict]:
     """Scale entries of the study config (``{"min", "max"}`` plus optional ``better``)."""
     return dict((getattr(study, "config", None) or {}).get("scales", {}) or {})
-
-
-def _kish(w: np.ndarray) -> float:
-    return float(w.sum() ** 2 / (w**2).sum()) if (w**2).sum() > 0 else 0.0
-
-
-def _respondent_weights(study: Any, ids: pd.Series) -> np.ndarray:
-    people = study.respondents
-    if "weight" not in people.columns:
-        raise ValueError("weighted=True but the respondents table has no 'weight' column")
-    w = ids.map(people.drop_duplicates("respondent_id").set_index("respondent_id")["weight"])
-    if w.isna().any():
-        raise ValueError(f"weighted=True but {int(w.isna().sum())} answers come from "
-                         "respondents without a weight (not in the respondents table)")
-    w = w.to_numpy(dtype=float)
-    if (w < 0).any():
-        raise ValueError("respondent weights must not be negative")
-    return w
 
 
 def _attach_sample_stats(posterior: xr.Dataset) -> xr.DataTree:
@@ -127,7 +111,7 @@ class OutcomeConfig:
     """
 
     pooling: str = "ordinal"  # "ordinal", "dirichlet" or "none"
-    weighted: bool = False
+    weighted: bool = True
     kind: str | None = None
     scale: tuple[int, int] | None = None
     better: str | None = None
@@ -219,7 +203,7 @@ def outcome_counts(study: Any, outcome: str = "nps", by: str | tuple[str, ...] |
     if dup:
         notes.append(f"{int(dup)} repeated {outcome} answers by the same respondent, each "
                      "counted")
-    weights = (_respondent_weights(study, frame["respondent_id"]) if config.weighted
+    weights = (respondent_weights(study, frame["respondent_id"], notes) if config.weighted
                else np.ones(len(frame)))
     if spec["kind"] == "nps":
         cat = np.searchsorted([6.5, 8.5], frame["value"].to_numpy())
@@ -238,7 +222,7 @@ def outcome_counts(study: Any, outcome: str = "nps", by: str | tuple[str, ...] |
     np.add.at(raw, (g, cat), 1.0)
     wsum = np.zeros((len(groups), K))
     np.add.at(wsum, (g, cat), weights)
-    n_eff = np.array([_kish(weights[g == i]) for i in range(len(groups))])
+    n_eff = np.array([kish(weights[g == i]) for i in range(len(groups))])
     if config.weighted:
         empty = wsum.sum(1) <= 0
         if empty.any():
@@ -578,7 +562,7 @@ class DriversConfig:
     item: str | None = None
     prior: str = "horseshoe"
     visited: bool = True
-    weighted: bool = False
+    weighted: bool = True
     min_rated: int = 10
     expected_drivers: float = 3.0
     slab_scale: float = 1.0
@@ -655,7 +639,7 @@ def driver_table(study: Any, outcome: str = "nps",
     if nothing.any():
         notes.append(f"{int(nothing.sum())} respondents rated none of the touchpoints: kept "
                      "(all their touchpoints count as not visited)")
-    w = (_respondent_weights(study, pd.Series(y.index, index=y.index)) if config.weighted
+    w = (respondent_weights(study, y.index, notes) if config.weighted
          else np.ones(len(y)))
     frame = wide.copy()
     frame.insert(0, "weight", w)
@@ -676,7 +660,7 @@ def _driver_stats(frame: pd.DataFrame, outcome: str, config: DriversConfig) -> d
     r = R.to_numpy(dtype=float)
     visited = ~np.isnan(r)
     w = frame["weight"].to_numpy(dtype=float)
-    n_eff = _kish(w)
+    n_eff = kish(w)
     w = w * n_eff / w.sum()
     m = np.nanmean(r, axis=0)
     s = np.nanstd(r, axis=0)

@@ -80,6 +80,7 @@ import pandas as pd
 import xarray as xr
 
 from cxresearch.models.base import FitResult, SamplerConfig, fit_cached, interval, sample
+from cxresearch.models.inputs import item_scale
 
 TERMS = ("peak", "end", "mean", "length")
 RULE_TERMS = ("peak", "end")
@@ -92,22 +93,6 @@ REPORTED = ["weight", "a", "noise_sd", f"{BASELINE}weight", f"{BASELINE}a",
 
 
 # ---------------------------------------------------------------- features
-
-def _scale(study: Any, ratings: pd.DataFrame, item: str) -> tuple[int, int]:
-    """The item's scale: from ``scale_min``/``scale_max`` in the ratings, else study.yml."""
-    if {"scale_min", "scale_max"} <= set(ratings.columns):
-        lo, hi = ratings["scale_min"].dropna().unique(), ratings["scale_max"].dropna().unique()
-        if len(lo) > 1 or len(hi) > 1:
-            raise ValueError(f"ratings of {item!r} mix several scales "
-                             f"({sorted(lo.tolist())} to {sorted(hi.tolist())})")
-        if len(lo) and len(hi):
-            return int(lo[0]), int(hi[0])
-    scales = (getattr(study, "config", None) or {}).get("scales", {}) or {}
-    if item in scales:
-        return int(scales[item]["min"]), int(scales[item]["max"])
-    raise ValueError(f"the scale of {item!r} is unknown: give scale_min/scale_max in the "
-                     "ratings or scales in study.yml")
-
 
 def _seconds(values: pd.Series) -> np.ndarray:
     """Timestamps as float seconds (NaN for missing); time-zone aware ones in UTC."""
@@ -163,7 +148,7 @@ def peak_end_features(study: Any, item: str = "valence", outcome: str = "overall
     ratings = ratings[ratings["item"] == item] if "item" in ratings else ratings
     if not len(ratings):
         raise ValueError(f"no ratings of item {item!r}")
-    lo, hi = _scale(study, ratings, item)
+    lo, hi = item_scale(study, ratings, item)
     notes: list[str] = []
     r = pd.DataFrame({"respondent_id": ratings["respondent_id"].astype(str).to_numpy(),
                       "touchpoint": ratings["touchpoint"].astype(str).to_numpy(),

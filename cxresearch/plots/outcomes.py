@@ -9,6 +9,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from cxresearch.plots.common import SEGMENT_PALETTE, interval_columns
+from cxresearch.schema import period_order
 
 
 def over_periods(groups: pd.DataFrame, *, period: str = "wave", group: str | None = None,
@@ -16,7 +17,7 @@ def over_periods(groups: pd.DataFrame, *, period: str = "wave", group: str | Non
                  title: str = "NPS by period") -> Figure:
     """Estimate and interval per period, one line per ``group`` (e.g. segment) if given."""
     low, high = interval_columns(groups, prob)
-    periods = sorted(groups[period].astype(str).unique())
+    periods = period_order(groups[period])
     x = {p: i for i, p in enumerate(periods)}
     parts = [(None, groups)] if group is None else list(groups.groupby(group, sort=True))
     colours = sns.color_palette(SEGMENT_PALETTE, len(parts))
