@@ -57,12 +57,13 @@ def interval_names(prob: float) -> tuple[str, str]:
 
 def interval(draws: xr.DataArray | np.ndarray, prob: float = 0.9,
              dims: tuple[str, ...] = ("chain", "draw")) -> dict[str, Any]:
-    """Mean, sd and the equal-tailed interval of posterior draws."""
+    """Mean, sd and the equal-tailed interval of posterior draws: over ``dims`` of a
+    DataArray (DataArrays out), or over the first axis of an array (draws x anything)."""
     lo, hi = interval_names(prob)
     q = [(1 - prob) / 2, (1 + prob) / 2]
     if isinstance(draws, np.ndarray):
-        return {"mean": draws.mean(), "sd": draws.std(), lo: np.quantile(draws, q[0]),
-                hi: np.quantile(draws, q[1])}
+        return {"mean": draws.mean(0), "sd": draws.std(0), lo: np.quantile(draws, q[0], axis=0),
+                hi: np.quantile(draws, q[1], axis=0)}
     return {"mean": draws.mean(dims), "sd": draws.std(dims),
             lo: draws.quantile(q[0], dims).drop_vars("quantile"),
             hi: draws.quantile(q[1], dims).drop_vars("quantile")}

@@ -456,10 +456,10 @@ class CausesResult(FitResult):
                         draws)
         out = pd.DataFrame({"code": terms["code"], "touchpoint": terms["touchpoint"],
                             "mentions": terms["mentions"], "raters": terms["raters"]})
-        for name, value in _columns(draws, prob).items():
+        for name, value in interval(draws, prob).items():
             out[name] = value
         out["prob_positive"] = (draws > 0).mean(0)
-        for name, value in _columns(shift, prob).items():
+        for name, value in interval(shift, prob).items():
             if name != "sd":
                 out[f"shift_{name}"] = value
         out = out.assign(_k=out["mean"].abs()).sort_values("_k", ascending=False,
@@ -477,7 +477,7 @@ class CausesResult(FitResult):
         terms = pd.DataFrame(self.data["terms"])
         out["touchpoints"] = out["code"].map(terms.groupby("code")["touchpoint"].agg(", ".join))
         out["mentions"] = out["code"].map(terms.groupby("code")["mentions"].sum())
-        for name, value in _columns(draws, prob).items():
+        for name, value in interval(draws, prob).items():
             out[name] = value
         out["prob_positive"] = (draws > 0).mean(0)
         return out.assign(_k=out["mean"].abs()).sort_values("_k", ascending=False).drop(
@@ -496,13 +496,9 @@ class CausesResult(FitResult):
             dims = [d for d in da.dims if d not in ("chain", "draw")]
             level = [str(v) for v in da[dims[0]].values] if dims else [""]
             frame = pd.DataFrame({"parameter": name, "level": level})
-            for col, value in _columns(flat, prob).items():
+            for col, value in interval(flat, prob).items():
                 frame[col] = value
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
 
 
-def _columns(draws: np.ndarray, prob: float) -> dict[str, np.ndarray]:
-    """mean, sd and the equal-tailed interval over the first axis of ``draws``."""
-    stats = interval(xr.DataArray(draws, dims=("sample", "row")), prob, dims=("sample",))
-    return {k: np.asarray(v) for k, v in stats.items()}

@@ -736,10 +736,6 @@ class EmotionResult(FitResult):
         return {"mean_rating": spectra @ self.values, "bottom_box": spectra[..., :2].sum(-1),
                 "top_box": spectra[..., -2:].sum(-1)}
 
-    def _summary(self, draws: np.ndarray, prob: float) -> pd.DataFrame:
-        stats = interval(xr.DataArray(draws, dims=("sample", "row")), prob, dims=("sample",))
-        return pd.DataFrame({k: np.asarray(v) for k, v in stats.items()})
-
     def _long(self, groups: pd.DataFrame, draws: np.ndarray, observed: np.ndarray,
               prob: float, quantities: tuple[str, ...] = QUANTITIES) -> pd.DataFrame:
         q_draws, q_obs = self._quantities(draws), self._quantities(observed)
@@ -747,7 +743,7 @@ class EmotionResult(FitResult):
         for q in quantities:
             part = groups.drop(columns="n").copy()
             part["quantity"] = q
-            part = pd.concat([part, self._summary(q_draws[q], prob)], axis=1)
+            part = pd.concat([part, pd.DataFrame(interval(q_draws[q], prob))], axis=1)
             part["n"] = groups["n"].to_numpy()
             part["observed"] = q_obs[q]
             parts.append(part)
@@ -768,7 +764,8 @@ class EmotionResult(FitResult):
         for k, value in enumerate(self.values):
             part = groups.drop(columns="n").copy()
             part["value"] = int(value)
-            part = pd.concat([part, self._summary(draws[..., k], self._prob(prob))], axis=1)
+            stats = interval(draws[..., k], self._prob(prob))
+            part = pd.concat([part, pd.DataFrame(stats)], axis=1)
             part["n"] = groups["n"].to_numpy()
             part["observed"] = observed[:, k]
             parts.append(part)
@@ -834,8 +831,8 @@ class EmotionResult(FitResult):
             part.insert(len(within), "quantity", name)
             part.insert(len(within) + 1, "a", a)
             part.insert(len(within) + 2, "b", b)
-            part = pd.concat([part.reset_index(drop=True), self._summary(diff, self._prob(prob))],
-                             axis=1)
+            stats = pd.DataFrame(interval(diff, self._prob(prob)))
+            part = pd.concat([part.reset_index(drop=True), stats], axis=1)
             part["prob_b_greater"] = (diff > 0).mean(0)
             part["a_mean"] = q[name][:, ia].mean(0)
             part["b_mean"] = q[name][:, ib].mean(0)

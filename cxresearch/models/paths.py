@@ -784,7 +784,7 @@ def arrival_effects(result: Any, prob: float | None = None) -> pd.DataFrame:
         for j, i in enumerate(idx):
             base = {**{k: part.at[i, k] for k in ["touchpoint", ARRIVED_FROM, *other_keys]},
                     "n": int(part.at[i, "n"]), "share": float(w[j] / w.sum())}
-            rows.append(base | {"quantity": "mean_rating", **_stats(mean[:, i], prob),
+            rows.append(base | {"quantity": "mean_rating", **interval(mean[:, i], prob),
                                 "observed": part.at[i, "observed"], "prob_lower": np.nan})
             rest = np.delete(np.arange(len(idx)), j)
             if not len(rest) or w[rest].sum() <= 0:
@@ -795,10 +795,8 @@ def arrival_effects(result: Any, prob: float | None = None) -> pd.DataFrame:
                     ("difference", mean, part.at[i, "observed"] - obs_rest),
                     ("latent_difference", eta, np.nan)):
                 diff = draws[:, i] - draws[:, idx[rest]] @ mix
-                rows.append(base | {"quantity": name, **_stats(diff, prob),
+                rows.append(base | {"quantity": name, **interval(diff, prob),
                                     "observed": observed, "prob_lower": float((diff < 0).mean())})
     return pd.DataFrame(rows)
 
 
-def _stats(draws: np.ndarray, prob: float) -> dict[str, float]:
-    return {k: float(v) for k, v in interval(np.asarray(draws), prob).items()}
