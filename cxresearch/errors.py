@@ -7,10 +7,18 @@ response is row 4). For XML sources the "row" names the element instead.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 MAX_LISTED = 20
+_INTERNAL = (str(Path(__file__).parent), contextlib.__file__)
+
+
+def warn(message: str) -> None:
+    """A UserWarning that points at the first line outside cxresearch: the caller's."""
+    warnings.warn(message, UserWarning, skip_file_prefixes=_INTERNAL)
 
 
 @dataclass(frozen=True)

@@ -47,10 +47,7 @@ Rules, the same in every function:
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import sys
-import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -58,6 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cxresearch.errors import warn
 from cxresearch.io.events import EventLog, connect, quote_ident, quote_literal
 from cxresearch.schema import PATH_SEPARATOR
 from cxresearch.study import Study
@@ -70,7 +68,6 @@ STATES = (START, CONVERSION, DROP_OFF)
 CONVERTED = "converted"
 EVENT_COLUMNS = ("case_id", "timestamp", "touchpoint")
 _names = itertools.count(1)
-_INTERNAL = (__file__, contextlib.__file__)  # warnings point at the caller
 
 PATHS_COLUMNS = {"case_id": "str", "session": "int64", "path": "str", "steps": "int64",
                  "events": "int64", "first_timestamp": "datetime64[us]",
@@ -85,14 +82,6 @@ DROPOFF_COLUMNS = {"touchpoint": "str", "visits": "int64", "journeys": "int64",
 TIME_COLUMNS = {"from": "str", "to": "str", "count": "int64", "median_s": "float64",
                 "mean_s": "float64", "p90_s": "float64", "median_h": "float64",
                 "mean_h": "float64", "p90_h": "float64"}
-
-
-def _warn(message: str) -> None:
-    """A UserWarning pointing at the caller's line, not at this module."""
-    frame, level = sys._getframe(1), 2
-    while frame is not None and frame.f_code.co_filename in _INTERNAL:
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, UserWarning, stacklevel=level)
 
 
 def _typed(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
@@ -289,19 +278,19 @@ def _check_events(con, src: str, tps: tuple[str, ...], warn_no_signal: bool) -> 
         raise ValueError(f"touchpoint name(s) {reserved} are reserved for the states "
                          f"{', '.join(STATES)}; rename them in the log")
     if warn_no_signal:
-        _warn("no conversion signal given (conversion_touchpoints or outcomes): every "
-              "journey ends in Drop-off")
+        warn("no conversion signal given (conversion_touchpoints or outcomes): every "
+             "journey ends in Drop-off")
     if tps and not set(tps) & set(found) and con.execute(
             f"SELECT EXISTS (SELECT 1 FROM {src})").fetchone()[0]:
-        _warn(f"none of the conversion_touchpoints {list(tps)} occurs in the log")
+        warn(f"none of the conversion_touchpoints {list(tps)} occurs in the log")
 
 
 def _finish(s: _Source, df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
     """Warn about cases without an outcome row (column ``_missing``), then type the result."""
     missing = df["_missing"].iloc[0] if "_missing" in df.columns and len(df) else 0
     if pd.notna(missing) and (missing := int(missing)):
-        _warn(f"{missing:,} case(s) have no '{s.outcome_label}' outcome and count as "
-              "Drop-off unless a conversion touchpoint converts them")
+        warn(f"{missing:,} case(s) have no '{s.outcome_label}' outcome and count as "
+             "Drop-off unless a conversion touchpoint converts them")
     return _typed(df, columns)
 
 

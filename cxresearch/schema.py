@@ -9,14 +9,13 @@ strings. A loader sets the frame's index to the source row numbers (see
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from cxresearch.errors import InputError, Problem
+from cxresearch.errors import InputError, Problem, warn
 
 NPS_SCALE = (0, 10)
 
@@ -139,11 +138,11 @@ class ValidationReport:
         if rows:
             self.exclusions.append(Exclusion(table, file, reason, int(rows)))
             if self.announce:
-                warnings.warn(f"{file}: {int(rows)} {table} rows excluded ({reason}); pass "
-                              "report=ValidationReport() to collect the exclusions",
-                              UserWarning, stacklevel=3)
+                warn(f"{file}: {int(rows)} {table} rows excluded ({reason}); pass "
+                     "report=ValidationReport() to collect the exclusions")
 
     def merge(self, other: ValidationReport) -> None:
+        """Add ``other``'s counts, problems, exclusions (through :meth:`exclude`) and notes."""
         for name, n in other.counts.items():
             self.counts[name] = self.counts.get(name, 0) + n
         self.problems += other.problems
@@ -359,14 +358,21 @@ def journey_order(touchpoints: pd.DataFrame | None,
     return [t for t in order if t in found] + sorted(found - set(order))
 
 
+def label_key(label: object) -> tuple:
+    """A sort key for labels such as waves: a four-digit year anywhere in the label
+    counts first, then the label's parts with numbers compared as numbers, so ``W2``
+    comes before ``W10`` and ``Q4 2024`` before ``Q1 2025``."""
+    text = str(label)
+    years = [int(y) for y in re.findall(r"(?<!\d)\d{4}(?!\d)", text)]
+    parts = [(0, int(part), "") if part.isdecimal() else (1, 0, part.casefold())
+             for part in re.split(r"(\d+)", text) if part]
+    return years, parts, text
+
+
 def period_order(periods: Iterable[object]) -> list[str]:
-    """Distinct period labels (waves) in time order: numbers inside them compare as
-    numbers, so ``W2`` comes before ``W10`` and ``2025-H1`` before ``2025-H2``."""
-    def key(label: str) -> list[tuple[int, int | str]]:
-        return [(0, int(part)) if part.isdigit() else (1, part.casefold())
-                for part in re.split(r"(\d+)", label) if part]
-    labels = {str(p) for p in periods if not pd.isna(p)}
-    return sorted(labels, key=lambda label: (key(label), label))
+    """Distinct period labels (waves) in time order (see :func:`label_key`); blanks
+    left out."""
+    return sorted({str(p) for p in periods if not pd.isna(p)}, key=label_key)
 
 
 DTYPES = {"id": "str", "str": "str", "int": "Int64", "float": "float64",

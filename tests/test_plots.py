@@ -63,3 +63,13 @@ def test_forest_and_over_periods_need_interval_columns():
     assert len(plots.over_periods(frame).axes[0].containers) == 1
     with pytest.raises(ValueError, match="eti80_low"):
         plots.forest(frame, "label", prob=0.8)
+
+
+def test_over_periods_joins_waves_in_time_order():
+    frame = pd.DataFrame({"wave": ["W1", "W10", "W2"], "mean": [10.0, 30.0, 20.0],
+                          "eti90_low": [5.0, 25.0, 15.0], "eti90_high": [15.0, 35.0, 25.0]})
+    ax = plots.over_periods(frame).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["W1", "W2", "W10"]
+    line = ax.containers[0].lines[0]
+    assert line.get_xdata().tolist() == [0, 1, 2]
+    assert line.get_ydata().tolist() == [10.0, 20.0, 30.0]

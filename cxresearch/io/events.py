@@ -37,7 +37,6 @@ and to free the log from later changes to its file.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import functools
 import gzip
@@ -105,12 +104,6 @@ def quote_literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _drop_temporary(con: duckdb.DuckDBPyConnection, view: str, table: str) -> None:
-    with contextlib.suppress(duckdb.Error):  # the connection may be closed by now
-        con.execute(f"DROP VIEW IF EXISTS {view}")
-        con.execute(f"DROP TABLE IF EXISTS {table}")
-
-
 class EventLog:
     """An event log in DuckDB: one row per touchpoint visit.
 
@@ -165,18 +158,16 @@ class EventLog:
         return self.sql(f"SELECT {cols} FROM events{cond} ORDER BY case_id, timestamp, seq")
 
     def subset(self, case_ids: Iterable[str]) -> EventLog:
-        """The events of the given cases (a view on the same database, dropped with the
-        returned log)."""
+        """The events of the given cases: a view on the same database, kept (with its
+        table of case ids) while the connection lives, so relations taken from it stay
+        valid."""
         n = next(_names)
         ids, view = f"_cases_{n}", f"_events_{n}"
         self.con.execute(f"CREATE TEMP TABLE {ids} AS SELECT unnest(?::VARCHAR[]) AS case_id",
                          [[str(c) for c in case_ids]])
         self.con.execute(f"CREATE TEMP VIEW {view} AS SELECT * FROM {quote_ident(self.name)} "
                          f"WHERE case_id IN (SELECT case_id FROM {ids})")
-        part = EventLog(self.con, view, self.file)
-        part._parent = self  # the view reads the parent's: keep it alive
-        weakref.finalize(part, _drop_temporary, self.con, view, ids)
-        return part
+        return EventLog(self.con, view, self.file)
 
     def __len__(self) -> int:
         return self.count()

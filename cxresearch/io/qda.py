@@ -758,7 +758,8 @@ def _merge_codebook(codes: pd.DataFrame, codebook: str | Path, file: str,
         inner = ValidationReport()  # its codes are counted once, after the merge
         book = load_refi_qda(book_path, on_error=on_error, report=inner)["codes"]
         report.problems += inner.problems
-        report.exclusions += inner.exclusions
+        for e in inner.exclusions:
+            report.exclude(e.table, e.file, e.reason, e.rows)
     else:
         raw = read_csv_raw(book_path)
         kind, cols = _csv_kind(raw, str(book_path))

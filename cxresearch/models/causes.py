@@ -500,5 +500,3 @@ class CausesResult(FitResult):
                 frame[col] = value
             frames.append(frame)
         return pd.concat(frames, ignore_index=True)
-
-

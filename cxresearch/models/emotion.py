@@ -59,7 +59,7 @@ prior cell means spread over most of the scale and no category is favoured.
   (Gauss-Hermite quadrature), so they mean the same as in the counts model.
 
 **Survey weights** (``weighted=True``, the default; ``respondents.weight``, see
-:func:`cxresearch.models.inputs.respondent_weights`): within each cell the
+:func:`cxresearch.models.inputs.survey_weights`): within each cell the
 counts are the weighted counts rescaled to Kish's effective sample size
 ``n_eff = (sum w)^2 / sum w^2``: the shares are the weighted shares and the
 precision is that of ``n_eff`` ratings (a pseudo-likelihood; other design effects are
@@ -85,7 +85,7 @@ import pandas as pd
 import xarray as xr
 
 from cxresearch.models.base import FitResult, SamplerConfig, fit_cached, interval, sample
-from cxresearch.models.inputs import item_scale, respondent_weights
+from cxresearch.models.inputs import item_scale, survey_weights
 from cxresearch.models.ordinal import (
     LINKS,
     category_probs,
@@ -95,7 +95,7 @@ from cxresearch.models.ordinal import (
     link_cdf,
     link_quantile,
 )
-from cxresearch.schema import journey_order
+from cxresearch.schema import journey_order, label_key
 
 PARAMETRISATIONS = ("auto", "centred", "non-centred")
 QUANTITIES = ("mean_rating", "bottom_box", "top_box")
@@ -302,7 +302,8 @@ def _prepare(study: Any, config: EmotionConfig) -> _Prepared:
             raise ValueError(f"cell key {key!r} is not a respondents column")
         col = people[key].astype("str")
         missing = people[key].isna().to_numpy()
-        person_code, uniques = pd.factorize(col, sort=True)
+        uniques = sorted(col[~missing].unique(), key=label_key)  # waves in time order
+        person_code = pd.Index(uniques).get_indexer(col)
         person_code[missing] = -1
         row_code = np.where(valid, person_code[np.maximum(pos, 0)], -1)
         used = np.unique(row_code[valid & (row_code >= 0)])
@@ -316,8 +317,8 @@ def _prepare(study: Any, config: EmotionConfig) -> _Prepared:
         valid &= codes[key] >= 0
     if not valid.any():
         raise ValueError(f"no usable ratings of item {config.item!r}")
-    weight = (respondent_weights(study, people["respondent_id"], notes) if config.weighted
-              else np.ones(len(people)))
+    weight = survey_weights(people, notes) if config.weighted else None
+    weight = np.ones(len(people)) if weight is None else weight
     keys = config.cells
     shape = tuple(len(levels[k]) for k in keys)
     cell = np.ravel_multi_index(tuple(codes[k][valid] for k in keys), shape)

@@ -34,29 +34,43 @@ def kish(w: np.ndarray) -> float:
     return float(w.sum() ** 2 / w2) if w2 > 0 else 0.0
 
 
-def respondent_weights(study: Any, ids: pd.Series | np.ndarray, notes: list[str]
-                       ) -> np.ndarray:
-    """The survey weight (``respondents.weight``) of each id, for weighted models.
-
-    Without a weight column every weight is 1; ids with no weight (not in the
-    respondents table, or blank) count with weight 1. Both are said in ``notes``.
-    Negative weights are an error.
-    """
-    people = study.respondents
-    ids = pd.Series(np.asarray(ids, dtype=object)).astype(str)
+def survey_weights(people: pd.DataFrame, notes: list[str]) -> np.ndarray | None:
+    """The respondents' survey weights (column ``weight``), in table order; None when the
+    table has none. A blank weight counts as the mean of the known ones; both are said
+    in ``notes``. Negative weights are an error."""
     if "weight" not in people.columns:
         notes.append("the respondents table has no weight column: unweighted")
-        return np.ones(len(ids))
-    table = (people.drop_duplicates("respondent_id")
-             .assign(respondent_id=lambda p: p["respondent_id"].astype(str))
-             .set_index("respondent_id")["weight"])
-    w = pd.to_numeric(ids.map(table), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        return None
+    w = pd.to_numeric(people["weight"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     blank = np.isnan(w)
-    if blank.any():
-        notes.append(f"{int(blank.sum())} answers from respondents without a weight count "
-                     "with weight 1")
-        w = np.where(blank, 1.0, w)
-    if (w < 0).any():
+    if blank.all():
+        notes.append("every respondent's weight is blank: unweighted")
+        return None
+    if (w[~blank] < 0).any():
         raise ValueError(f"respondent weights must not be negative ({int((w < 0).sum())} "
-                         "answers have one)")
+                         "respondents have one)")
+    if blank.any():
+        fill = float(w[~blank].mean())
+        notes.append(f"{int(blank.sum())} respondents without a weight count with the mean "
+                     f"weight ({fill:.3g})")
+        w = np.where(blank, fill, w)
     return w
+
+
+def respondent_weights(study: Any, ids: pd.Series | pd.Index | list[str], notes: list[str]
+                       ) -> np.ndarray | None:
+    """The survey weight of the respondent behind each answer (:func:`survey_weights`
+    looked up by ``ids``); None when there are no weights. An id that the respondents
+    table lacks is an error."""
+    people = study.respondents.drop_duplicates("respondent_id")
+    w = survey_weights(people, notes)
+    if w is None:
+        return None
+    table = pd.Series(w, index=people["respondent_id"].astype(str).to_numpy())
+    found = table.reindex(pd.Index(ids).astype(str))
+    if found.isna().any():
+        missing = found.index[found.isna()].unique()[:5]
+        raise ValueError(f"{int(found.isna().sum())} answers come from respondents not in the "
+                         f"respondents table, so without a weight (e.g. {', '.join(missing)}); "
+                         "fit with weighted=False or add them")
+    return found.to_numpy(dtype=float)

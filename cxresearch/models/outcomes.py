@@ -62,6 +62,7 @@ import xarray as xr
 
 from cxresearch.models.base import FitResult, SamplerConfig, fit_cached, interval, sample
 from cxresearch.models.inputs import kish, respondent_weights
+from cxresearch.schema import label_key
 
 NPS_CATEGORIES = ("detractor", "passive", "promoter")
 # +1: higher is better when higher outcome values are better; -1: the reverse; 0: neither
@@ -203,8 +204,9 @@ def outcome_counts(study: Any, outcome: str = "nps", by: str | tuple[str, ...] |
     if dup:
         notes.append(f"{int(dup)} repeated {outcome} answers by the same respondent, each "
                      "counted")
-    weights = (respondent_weights(study, frame["respondent_id"], notes) if config.weighted
-               else np.ones(len(frame)))
+    weights = respondent_weights(study, frame["respondent_id"], notes) if config.weighted else None
+    weighted = weights is not None
+    weights = weights if weighted else np.ones(len(frame))
     if spec["kind"] == "nps":
         cat = np.searchsorted([6.5, 8.5], frame["value"].to_numpy())
         categories = list(NPS_CATEGORIES)
@@ -214,7 +216,7 @@ def outcome_counts(study: Any, outcome: str = "nps", by: str | tuple[str, ...] |
     K = len(categories)
     keys = (frame[list(by)].apply(tuple, axis=1) if by
             else pd.Series([(ALL,)] * len(frame), index=frame.index))
-    groups = sorted(set(keys))
+    groups = sorted(set(keys), key=lambda k: [label_key(v) for v in k])
     labels = [SEPARATOR.join(k) for k in groups]
     index = {k: i for i, k in enumerate(groups)}
     g = keys.map(index).to_numpy(dtype=int)
@@ -223,7 +225,7 @@ def outcome_counts(study: Any, outcome: str = "nps", by: str | tuple[str, ...] |
     wsum = np.zeros((len(groups), K))
     np.add.at(wsum, (g, cat), weights)
     n_eff = np.array([kish(weights[g == i]) for i in range(len(groups))])
-    if config.weighted:
+    if weighted:
         empty = wsum.sum(1) <= 0
         if empty.any():
             raise ValueError(f"groups {[labels[i] for i in np.flatnonzero(empty)]} have "
@@ -639,8 +641,8 @@ def driver_table(study: Any, outcome: str = "nps",
     if nothing.any():
         notes.append(f"{int(nothing.sum())} respondents rated none of the touchpoints: kept "
                      "(all their touchpoints count as not visited)")
-    w = (respondent_weights(study, y.index, notes) if config.weighted
-         else np.ones(len(y)))
+    w = respondent_weights(study, y.index, notes) if config.weighted else None
+    w = np.ones(len(y)) if w is None else w
     frame = wide.copy()
     frame.insert(0, "weight", w)
     frame.insert(0, outcome, y.to_numpy())

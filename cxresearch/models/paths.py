@@ -740,7 +740,6 @@ def fit_arrival_emotion(study: Any, config: Any = None, *, seed: int = 0,
     persons = persons.assign(respondent_id=persons.pop("_pseudo"))
     view = SimpleNamespace(ratings=rated.assign(respondent_id=pseudo.to_numpy()),
                            respondents=persons, touchpoints=study.touchpoints,
-                           scales=getattr(study, "scales", None),
                            config=getattr(study, "config", {}))
     result = fit_emotion(view, config, seed=seed, use_cache=use_cache)
     result.extra["notes"] = arrivals.notes
@@ -798,5 +797,3 @@ def arrival_effects(result: Any, prob: float | None = None) -> pd.DataFrame:
                 rows.append(base | {"quantity": name, **interval(diff, prob),
                                     "observed": observed, "prob_lower": float((diff < 0).mean())})
     return pd.DataFrame(rows)
-
-

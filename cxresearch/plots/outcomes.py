@@ -24,7 +24,8 @@ def over_periods(groups: pd.DataFrame, *, period: str = "wave", group: str | Non
     offsets = np.linspace(-0.1, 0.1, len(parts)) if len(parts) > 1 else [0.0]
     fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(periods) + 2), 4))
     for (name, part), colour, dx in zip(parts, colours, offsets, strict=True):
-        xs = part[period].astype(str).map(x) + dx
+        part = part.assign(_x=part[period].astype(str).map(x)).sort_values("_x")
+        xs = part["_x"] + dx
         ax.errorbar(xs, part[estimate], yerr=[part[estimate] - part[low],
                                               part[high] - part[estimate]],
                     fmt="o-", color=colour, capsize=4, label=name)
