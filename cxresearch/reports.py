@@ -138,6 +138,24 @@ def _atomic_write(dest: Path, text: str) -> None:
     os.replace(tmp, dest)
 
 
+def _local_kernels(where: Path) -> type:
+    """A kernel manager whose kernels talk over IPC sockets in ``where``: no TCP ports are
+    opened (and ipykernel does not warn about unencrypted TCP)."""
+    from jupyter_client.manager import KernelManager
+    from traitlets import default
+
+    class LocalKernelManager(KernelManager):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            return str(where / "kernel")
+
+    return LocalKernelManager
+
+
 def execute(notebook: str | Path, params: dict[str, Any], out: str | Path, *,
             name: str | None = None, show_code: bool = False, use_cache: bool = True,
             progress: bool = True, timeout: int | None = None) -> Outcome:
@@ -162,7 +180,8 @@ def execute(notebook: str | Path, params: dict[str, Any], out: str | Path, *,
         try:
             pm.execute_notebook(str(notebook), str(executed), parameters=params,
                                 progress_bar=progress, cwd=os.getcwd(),
-                                execution_timeout=timeout)
+                                execution_timeout=timeout,
+                                kernel_manager_class=_local_kernels(tmp))
             body = render_html(executed, show_code=show_code)
         except Exception as exc:  # any failure of the notebook is reported, never raised
             outcome.status, outcome.error = "failed", _describe(exc)
