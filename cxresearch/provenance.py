@@ -129,11 +129,14 @@ def render(info: dict[str, Any]) -> str:
 
 
 def fit_banner(result: Any):
-    """Under every fit: a loud warning when it did not converge, and what it left out."""
+    """Under every fit: a loud warning when it did not converge, and its notes (what it
+    left out of its input and the rules it applied)."""
     from IPython.display import HTML
 
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
-    notes = f"<p>Left out of this model's input:</p><ul>{notes}</ul>" if notes else ""
+    if notes:
+        notes = ("<p>What this model left out of its input, and the rules it applied:</p>"
+                 f"<ul>{notes}</ul>")
     message = result.warning()
     if message is None:
         return HTML(f"<p><em>{html.escape(result.model)}: converged (max R-hat "

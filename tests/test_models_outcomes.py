@@ -8,6 +8,7 @@ Tests that need many fits use ``pooling="none"`` (exact conjugate draws, no MCMC
 from __future__ import annotations
 
 import dataclasses
+import html
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from cxresearch.models.outcomes import (
     fit_outcome,
     outcome_counts,
 )
+from cxresearch.provenance import fit_banner
 from cxresearch.schema import ValidationReport
 from cxresearch.study import Study
 
@@ -109,6 +111,18 @@ def test_groups_in_time_order_and_weight_notes():
     assert weighted["notes"][0] == ("1 respondents without a weight count with the mean "
                                     "weight (1.5)")
     assert "rescaled to Kish" in weighted["notes"][1]
+
+
+def test_fit_banner_states_convergence_and_every_note_escaped():
+    people = pd.DataFrame({"respondent_id": ["a", "b", "c"], "wave": ["<1>", "<1>", "2"]})
+    answers = pd.DataFrame({"respondent_id": ["a", "b", "c", "x"], "outcome": "nps",
+                            "value": [9.0, 3.0, 10.0, 5.0]})
+    result = fit_outcome(hand_study(people, answers), "nps", by="wave", config=EXACT)
+    banner = fit_banner(result).data
+    assert banner.startswith("<p><em>outcome: converged (max R-hat")
+    assert "the rules it applied" in banner
+    for note in result.notes:
+        assert f"<li>{html.escape(note)}</li>" in banner
 
 
 def test_scale_comes_from_study_config_and_is_required():
