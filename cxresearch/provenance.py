@@ -9,6 +9,7 @@ one small mechanism, no scraping of HTML.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -17,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 PACKAGES = ("cxresearch", "pymc", "nutpie", "arviz", "pytensor", "numpy", "pandas", "duckdb",
@@ -44,8 +46,20 @@ def start(title: str, *, study: Any = None, seed: int | None = None,
     global _current
     _current = ReportContext(title, params, seed,
                              getattr(study, "fingerprint", None),
-                             str(getattr(study, "path", study)) if study is not None else None)
+                             _shown_path(getattr(study, "path", study)) if study is not None
+                             else None)
     return _current
+
+
+def _shown_path(path: Any) -> str:
+    """A study folder as a shared report shows it: relative to the working folder where
+    it can be, else with the home folder as ``~`` (no user names in shared HTML)."""
+    path = Path(path)
+    with contextlib.suppress(ValueError):
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    with contextlib.suppress(ValueError):
+        return str(Path("~") / path.resolve().relative_to(Path.home().resolve()))
+    return str(path)
 
 
 def current() -> ReportContext:

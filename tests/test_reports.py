@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, write
 
+from cxresearch import provenance
 from cxresearch.cli import main
 from cxresearch.reports import ReportError, check_parameters, execute, notebook_parameters
 
@@ -241,3 +242,16 @@ def test_report_and_index_open_in_headless_chromium(tiny_study_dir, tmp_path):
             page.screenshot(path=str(shots / f"screenshot-{page_name[:-5]}.png"), full_page=True)
         browser.close()
     assert (shots / "screenshot-overview.png").stat().st_size > 10_000
+
+
+def test_provenance_shows_the_study_without_the_users_folders(tmp_path, monkeypatch):
+    home, work = tmp_path / "home" / "alice", tmp_path / "elsewhere"
+    (home / "studies" / "s1").mkdir(parents=True)
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(home / "studies")
+    assert provenance.start("t", study=home / "studies" / "s1").study == "s1"
+    monkeypatch.chdir(work)
+    assert provenance.start("t", study=home / "studies" / "s1").study == "~/studies/s1"
+    assert provenance.start("t", study=work).study == "."
+    assert provenance.start("t", study="/opt/x").study == "/opt/x"
